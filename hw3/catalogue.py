@@ -1,0 +1,105 @@
+"""The question catalogue (`catalogue.toml`): questions, options, points and hints."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+CATALOGUE_FILE = Path(__file__).with_name("catalogue.toml")
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    title: str
+    points: int
+    kind: str
+    options: tuple[str, ...]
+    task: str
+    hint: str
+    answer: str | None = None  # absent in a student release
+
+    @property
+    def key(self) -> str:
+        """The name of this question's entry in answers.toml (q1..q6)."""
+        return self.id.lower()
+
+    def normalise(self, value: object) -> str | None:
+        """Map a student's answer onto one of the options, or None if it matches none.
+
+        Numbers may be written with or without separators and units ("13000" is the
+        option "13,000 bytes"); cron expressions and commands are compared with their
+        white space folded.
+        """
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            return None
+        text = " ".join(str(value).split())
+        for option in self.options:
+            if text == option or _number(text) is not None and _number(text) == _number(option):
+                return option
+        return None
+
+    def closest_option(self, figure: float) -> str:
+        """The option nearest to a measured figure (an MSE, a file size)."""
+        return min(self.options, key=lambda option: abs(_number(option) - figure))
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    title: str
+    taxi: str
+    date: str
+    edition: str
+    questions: tuple[Question, ...]
+
+    def __getitem__(self, qid: str) -> Question:
+        for question in self.questions:
+            if question.id == qid.upper():
+                return question
+        raise KeyError(f"no question {qid!r} in the catalogue; known: {', '.join(self.ids)}")
+
+    @property
+    def ids(self) -> list[str]:
+        return [q.id for q in self.questions]
+
+    @property
+    def max_score(self) -> int:
+        return sum(q.points for q in self.questions)
+
+
+def _number(text: str) -> float | None:
+    """The number in an option or answer ("13,000 bytes" -> 13000.0), or None."""
+    match = re.fullmatch(r"\s*([0-9][0-9,]*(?:\.[0-9]+)?)\s*(?:bytes?)?\s*", text)
+    return float(match.group(1).replace(",", "")) if match else None
+
+
+def parse(text: str, source: str = str(CATALOGUE_FILE)) -> Catalogue:
+    """Build a Catalogue from TOML text; `source` names the file in error messages."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{source}: not valid TOML: {exc}") from exc
+    course = raw["course"]
+    questions = tuple(
+        Question(
+            id=q["id"],
+            title=q["title"],
+            points=int(q["points"]),
+            kind=q["kind"],
+            options=tuple(q["options"]),
+            task=q["task"].strip(),
+            hint=" ".join(q["hint"].split()),
+            answer=q.get("answer"),
+        )
+        for q in raw["question"]
+    )
+    return Catalogue(course["title"], course["taxi"], course["date"], course["edition"], questions)
+
+
+@cache
+def load(path: Path = CATALOGUE_FILE) -> Catalogue:
+    """The catalogue shipped with the package."""
+    return parse(path.read_text(encoding="utf-8"), str(path))
