@@ -7,6 +7,8 @@ import argparse
 import importlib
 import sys
 
+from hw3.errors import Hw3Error
+
 # Modules that add subcommands, in the order `hw3 --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = ()
 
@@ -23,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
+    except Hw3Error as exc:
+        print(f"hw3: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
