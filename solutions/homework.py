@@ -1,0 +1,141 @@
+"""Reference solution: the trip-duration model trained by a Prefect flow.
+
+`main(date)` trains a linear regression on the for-hire-vehicle trips of the month two
+months before `date`, validates it on the month before `date`, logs what it measured and
+pickles the model and the DictVectorizer into the models folder. It returns the
+validation MSE.
+
+Folders: trip files are read from `data/` (or `$HW3_DATA_DIR`), artifacts are written to
+`models/` (or `$HW3_MODELS_DIR`), both relative to the working directory.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import pickle
+import re
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+from dateutil.relativedelta import relativedelta
+from prefect import flow, get_run_logger, task
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.linear_model import LinearRegression
+from sklearn.metrics import root_mean_squared_error
+
+CATEGORICAL = ["PUlocationID", "DOlocationID"]
+
+
+@task
+def read_data(path: str) -> pd.DataFrame:
+    """One month of trips, as published."""
+    return pd.read_parquet(path)
+
+
+@task
+def prepare_features(df: pd.DataFrame, categorical: list[str], train: bool = True) -> pd.DataFrame:
+    """Add the trip duration in minutes, keep trips of 1 to 60 minutes and turn the
+    location IDs into strings (a missing ID becomes "-1")."""
+    logger = get_run_logger()
+    minutes = (df["dropOff_datetime"] - df["pickup_datetime"]).dt.total_seconds() / 60
+    df = df.assign(duration=minutes)
+    df = df[df["duration"].between(1, 60)].copy()
+    logger.info(f"mean duration of the {'training' if train else 'validation'} trips: {df['duration'].mean()} min")
+    df[categorical] = df[categorical].fillna(-1).astype("int").astype("str")
+    return df
+
+
+@task
+def train_model(df: pd.DataFrame, categorical: list[str]) -> tuple[LinearRegression, DictVectorizer]:
+    """Fit the one-hot encoding and the linear regression on the training trips."""
+    logger = get_run_logger()
+    dv = DictVectorizer()
+    X_train = dv.fit_transform(df[categorical].to_dict(orient="records"))
+    y_train = df["duration"].to_numpy()
+    logger.info(f"X_train has shape {X_train.shape}")
+    logger.info(f"the DictVectorizer has {len(dv.feature_names_)} features")
+    lr = LinearRegression().fit(X_train, y_train)
+    # Like the course, we call it MSE, but it is the root of the mean squared error.
+    mse = root_mean_squared_error(y_train, lr.predict(X_train))
+    logger.info(f"training MSE: {mse}")
+    return lr, dv
+
+
+@task
+def run_model(df: pd.DataFrame, categorical: list[str], dv: DictVectorizer, lr: LinearRegression) -> float:
+    """Predict the validation trips; return the MSE (again the root of the mean squared error)."""
+    logger = get_run_logger()
+    X_val = dv.transform(df[categorical].to_dict(orient="records"))
+    mse = root_mean_squared_error(df["duration"].to_numpy(), lr.predict(X_val))
+    logger.info(f"validation MSE: {mse}")
+    return float(mse)
+
+
+def run_date(date: str | datetime.date | None) -> datetime.date:
+    """The day a run is for: `date` as YYYY-MM-DD (or a date), today when None."""
+    if date is None:
+        return datetime.date.today()
+    if isinstance(date, datetime.datetime):
+        return date.date()
+    if isinstance(date, datetime.date):
+        return date
+    if not isinstance(date, str):
+        raise TypeError(f"date must be None, a date or a 'YYYY-MM-DD' string, not {type(date).__name__}: {date!r}")
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
+            raise ValueError("wrong format")
+        return datetime.date.fromisoformat(date)
+    except ValueError:
+        raise ValueError(f"date {date!r} is not a day written as YYYY-MM-DD, e.g. '2021-08-15'") from None
+
+
+@task
+def get_paths(date: str | datetime.date | None = None) -> tuple[str, str]:
+    """The files of the month two months before `date` (training) and of the month
+    before it (validation)."""
+    first_of_month = run_date(date).replace(day=1)
+    data_dir = Path(os.environ.get("HW3_DATA_DIR") or "data")
+    train_month, val_month = (first_of_month - relativedelta(months=n) for n in (2, 1))
+    return tuple(str(data_dir / f"fhv_tripdata_{month:%Y-%m}.parquet") for month in (train_month, val_month))
+
+
+def save_pickle(obj: object, path: Path) -> None:
+    """Pickle `obj` to `path` through a temporary file, so `path` is never half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
+        try:
+            pickle.dump(obj, tmp)
+        except BaseException:
+            tmp.close()
+            os.unlink(tmp.name)
+            raise
+    os.replace(tmp.name, path)
+
+
+@flow
+def main(date: str | None = None) -> float:
+    """Train on the month two months before `date`, validate on the month before, save
+    `model-{date}.bin` and `dv-{date}.b`; return the validation MSE."""
+    logger = get_run_logger()
+    day = run_date(date)
+    train_path, val_path = get_paths(date)
+
+    # The two months are read and prepared concurrently; passing a future to a task waits for it.
+    df_train = prepare_features.submit(read_data.submit(train_path), CATEGORICAL)
+    df_val = prepare_features.submit(read_data.submit(val_path), CATEGORICAL, train=False)
+
+    # train_model returns two objects: its future must be resolved before they can be unpacked.
+    lr, dv = train_model.submit(df_train, CATEGORICAL).result()
+    val_mse = run_model.submit(df_val, CATEGORICAL, dv, lr).result()
+
+    models_dir = Path(os.environ.get("HW3_MODELS_DIR") or "models")
+    for obj, name in ((lr, f"model-{day}.bin"), (dv, f"dv-{day}.b")):
+        save_pickle(obj, models_dir / name)
+        logger.info(f"saved {models_dir / name}")
+    return val_mse
+
+
+if __name__ == "__main__":
+    main(date="2021-08-15")

@@ -1,0 +1,68 @@
+"""Shared fixtures of the package's own tests.
+
+`prefect_api_url` (session): ONE isolated Prefect server for the whole test session, with
+    its own SQLite database; Prefect itself runs with its own PREFECT_HOME in a temporary
+    folder, never the user's profile or database. The fixture yields the API URL, makes it
+    current for this process (settings context) and for subprocesses (env PREFECT_API_URL).
+    Request it before freezing a clock: Prefect cannot start a server under freezegun.
+`sample_data_dir` (session): a folder with synthetic FHV-shaped months 2021-06 and 2021-07,
+    the two files the course date 2021-08-15 needs. Read-only: copy before changing it.
+`flow_dirs` (function): HW3_DATA_DIR -> sample_data_dir, HW3_MODELS_DIR -> a fresh
+    tmp folder; yields (data_dir, models_dir).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Set before anything imports Prefect, which reads its settings when it is imported.
+_PREFECT_HOME = tempfile.mkdtemp(prefix="hw3-tests-prefect-home-")
+atexit.register(shutil.rmtree, _PREFECT_HOME, ignore_errors=True)
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
+for _name in ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE"):
+    os.environ.pop(_name, None)
+
+SERVER_STARTUP_TIMEOUT_S = 120
+COURSE_MONTHS = ((2021, 6), (2021, 7))  # what main(date="2021-08-15") reads
+
+
+@pytest.fixture(scope="session")
+def prefect_api_url() -> Iterator[str]:
+    """Start the session's Prefect server and make it the current API; yield its URL."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=SERVER_STARTUP_TIMEOUT_S):
+        url = PREFECT_API_URL.value()
+        os.environ["PREFECT_API_URL"] = url
+        try:
+            yield url
+        finally:
+            os.environ.pop("PREFECT_API_URL", None)
+
+
+@pytest.fixture(scope="session")
+def sample_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding synthetic FHV months 2021-06 and 2021-07."""
+    from hw3.sample import DEFAULT_ROWS, ensure_sample_month
+
+    folder = tmp_path_factory.mktemp("sample-data")
+    for year, month in COURSE_MONTHS:
+        ensure_sample_month(folder, year, month, DEFAULT_ROWS)
+    return folder
+
+
+@pytest.fixture
+def flow_dirs(sample_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """Point the flow at the sample months and at an empty models folder."""
+    models_dir = tmp_path / "models"
+    monkeypatch.setenv("HW3_DATA_DIR", str(sample_data_dir))
+    monkeypatch.setenv("HW3_MODELS_DIR", str(models_dir))
+    return sample_data_dir, models_dir
