@@ -1,0 +1,225 @@
+"""`hw3 stubs`: render the student stubs and HOMEWORK.md from the templates and the catalogue.
+
+The templates in `hw3/templates/` are `string.Template` texts; every question-dependent word
+comes from the catalogue, so editing a question there and running `hw3 stubs` updates
+`homework/homework.py`, `homework/deployment.py`, `homework/answers.toml` and `HOMEWORK.md`.
+A line `# %%` (Python) or `<!-- cell -->` (markdown) marks where a notebook cell would start;
+`split_cells` cuts a rendered text there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+from string import Template
+
+from hw3 import catalogue as catalogue_module
+from hw3.catalogue import Catalogue, Question
+from hw3.errors import Hw3Error
+
+TEMPLATES_DIR = Path(__file__).with_name("templates")
+
+# The stubs students start from: name -> template (the stubs live in `homework/`).
+STUB_TEMPLATES = {
+    "homework.py": "homework.py.tmpl",
+    "deployment.py": "deployment.py.tmpl",
+    "answers.toml": "answers.toml.tmpl",
+}
+HOMEWORK_MD = "HOMEWORK.md"
+CELL_BREAKS = ("# %%", "<!-- cell -->")
+
+# The FHV columns the stub's pipeline reads.
+_COLUMNS = {
+    "pickup": "pickup_datetime",
+    "dropoff": "dropOff_datetime",
+    "categorical": '["PUlocationID", "DOlocationID"]',
+}
+
+# What an answer looks like, by the question's kind.
+_FORMS = {
+    "choice": 'one of the options, as a quoted string, e.g. {key} = "{example}"',
+    "cron": 'a cron expression (five fields), as a quoted string, e.g. {key} = "{example}"',
+    "count": "a whole number, without quotes, e.g. {key} = {example}",
+}
+
+
+def _template(name: str) -> Template:
+    return Template((TEMPLATES_DIR / name).read_text(encoding="utf-8"))
+
+
+def _points(question: Question) -> str:
+    return f"{question.points} point{'' if question.points == 1 else 's'}"
+
+
+def _docstring_section(question: Question) -> str:
+    """A question's title and task as a block of an indented docstring."""
+    text = f"{question.id}, {question.title} ({_points(question)}):\n\n{question.task}"
+    text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    return textwrap.indent(text, "    ")
+
+
+def _comment(text: str) -> str:
+    return textwrap.fill(text, width=92, initial_indent="# ", subsequent_indent="# ")
+
+
+def _quoted(option: str, question: Question) -> str:
+    return option if question.kind == "count" else json.dumps(option)
+
+
+def _fields(cat: Catalogue) -> dict[str, str]:
+    """The values the templates may use."""
+    fields = {
+        "course_title": cat.title,
+        "course_date": cat.date,
+        "taxi": cat.taxi,
+        "max_score": str(cat.max_score),
+        "last_number": str(len(cat.questions)),
+        **_COLUMNS,
+    }
+    for question in cat.questions:
+        fields[f"{question.id}_doc"] = _docstring_section(question)
+        fields[f"{question.id}_hint_comment"] = _comment(question.hint)
+    return fields
+
+
+def _answer_entry(question: Question) -> str:
+    # The example is deliberately not an option, so it gives nothing away.
+    example = "42" if question.kind == "count" else "..."
+    return _template("answer_entry.toml.tmpl").substitute(
+        id=question.id,
+        title=question.title,
+        points_text=_points(question),
+        key=question.key,
+        options_comment="\n".join(["# Options:", *(f"#   {_quoted(o, question)}" for o in question.options)]),
+        form=_FORMS[question.kind].format(key=question.key, example=example),
+    )
+
+
+def _question_md(question: Question) -> str:
+    return _template("question.md.tmpl").substitute(
+        id=question.id,
+        title=question.title,
+        points_text=_points(question),
+        task=question.task,
+        options=", ".join(f"`{option}`" for option in question.options),
+    )
+
+
+def render_stub(name: str, cat: Catalogue | None = None) -> str:
+    """The text of the stub `homework/<name>` (homework.py, deployment.py or answers.toml)."""
+    cat = cat or catalogue_module.load()
+    if name not in STUB_TEMPLATES:
+        raise KeyError(f"no stub {name!r}; known: {', '.join(STUB_TEMPLATES)}")
+    fields = _fields(cat)
+    fields["entries"] = "".join(_answer_entry(q) for q in cat.questions).rstrip("\n")
+    return _template(STUB_TEMPLATES[name]).substitute(fields)
+
+
+def render_homework_md(cat: Catalogue | None = None) -> str:
+    """The text of HOMEWORK.md."""
+    cat = cat or catalogue_module.load()
+    questions = "\n\n<!-- cell -->\n".join(_question_md(q).rstrip("\n") for q in cat.questions)
+    return _template("HOMEWORK.md.tmpl").substitute(_fields(cat), questions=questions)
+
+
+def rendered_files(cat: Catalogue | None = None) -> dict[str, str]:
+    """Every rendered file, keyed by its path relative to the project root."""
+    cat = cat or catalogue_module.load()
+    files = {f"homework/{name}": render_stub(name, cat) for name in STUB_TEMPLATES}
+    files[HOMEWORK_MD] = render_homework_md(cat)
+    return files
+
+
+def split_cells(text: str) -> list[str]:
+    """Cut a rendered text into notebook cells at its cell-break lines (dropped), no empty cells."""
+    cells, current = [], []
+    for line in text.splitlines():
+        if line.strip() in CELL_BREAKS:
+            cells.append(current)
+            current = []
+        else:
+            current.append(line)
+    cells.append(current)
+    return [text for text in ("\n".join(cell).strip("\n") for cell in cells) if text.strip()]
+
+
+def out_of_date(project: Path, cat: Catalogue | None = None) -> list[str]:
+    """The rendered files (relative paths) that are missing or differ from the rendering."""
+    stale = []
+    for relative, text in rendered_files(cat).items():
+        path = project / relative
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            stale.append(relative)
+    return stale
+
+
+def write(project: Path, cat: Catalogue | None = None) -> list[str]:
+    """Write the rendered files that changed (each atomically); return their relative paths."""
+    written = []
+    files = rendered_files(cat)
+    for relative in out_of_date(project, cat):
+        path = project / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(files[relative])
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        written.append(relative)
+    return written
+
+
+def _load_catalogue(path: Path) -> Catalogue:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise Hw3Error(f"{path}: cannot read the catalogue ({exc.strerror}); pass an existing file with --catalogue") from exc
+    try:
+        return catalogue_module.parse(text, str(path))
+    except ValueError as exc:
+        raise Hw3Error(f"{exc}; fix the file and run `hw3 stubs` again") from exc
+    except (KeyError, TypeError) as exc:
+        raise Hw3Error(f"{path}: a question or the [course] table lacks the field {exc}; "
+                       "see the field list at the top of hw3/catalogue.toml") from exc
+
+
+def run(args) -> int:
+    project = Path(args.project)
+    if not (project / "homework").is_dir():
+        raise Hw3Error(f"{project.resolve()}: no homework/ folder here; run `hw3 stubs` from the "
+                       "project's root or pass --project DIR")
+    cat = _load_catalogue(Path(args.catalogue))
+    if args.check:
+        stale = out_of_date(project, cat)
+        for relative in stale:
+            print(f"out of date: {relative}", file=sys.stderr)
+        if stale:
+            print("run `hw3 stubs` to render them from hw3/templates and the catalogue", file=sys.stderr)
+            return 1
+        print("stubs and HOMEWORK.md are up to date")
+        return 0
+    written = write(project, cat)
+    for relative in written:
+        print(f"wrote {relative}")
+    if not written:
+        print("stubs and HOMEWORK.md were already up to date")
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "stubs", help="render homework/ stubs and HOMEWORK.md from the question catalogue",
+        description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 and name the files that are out of date")
+    parser.add_argument("--project", default=".", help="the project's root folder (default: .)")
+    parser.add_argument("--catalogue", default=str(catalogue_module.CATALOGUE_FILE),
+                        help="the question catalogue (default: the one shipped with hw3)")
+    parser.set_defaults(run=run)
