@@ -70,8 +70,25 @@ def _quoted(option: str, question: Question) -> str:
     return option if question.kind == "count" else json.dumps(option)
 
 
+def _question_fields(question: Question) -> dict[str, str]:
+    """The values the per-question templates may use."""
+    # The example is deliberately not an option, so it gives nothing away.
+    example = "42" if question.kind == "count" else "..."
+    quoted = [_quoted(option, question) for option in question.options]
+    return {
+        "id": question.id,
+        "title": question.title,
+        "points_text": _points(question),
+        "key": question.key,
+        "task": question.task,
+        "options_md": ", ".join(f"`{option}`" for option in question.options),
+        "options_comment": "\n".join(["# Options:", *(f"#   {option}" for option in quoted)]),
+        "form": _FORMS[question.kind].format(key=question.key, example=example),
+    }
+
+
 def _fields(cat: Catalogue) -> dict[str, str]:
-    """The values the templates may use."""
+    """The values the file templates may use."""
     fields = {
         "course_title": cat.title,
         "course_date": cat.date,
@@ -83,30 +100,12 @@ def _fields(cat: Catalogue) -> dict[str, str]:
     for question in cat.questions:
         fields[f"{question.id}_doc"] = _docstring_section(question)
         fields[f"{question.id}_hint_comment"] = _comment(question.hint)
+    entries = [_template("answer_entry.toml.tmpl").substitute(_question_fields(q)) for q in cat.questions]
+    fields["entries"] = "".join(entries).rstrip("\n")
+    questions = [_template("question.md.tmpl").substitute(_question_fields(q)).rstrip("\n")
+                 for q in cat.questions]
+    fields["questions"] = "\n\n<!-- cell -->\n".join(questions)
     return fields
-
-
-def _answer_entry(question: Question) -> str:
-    # The example is deliberately not an option, so it gives nothing away.
-    example = "42" if question.kind == "count" else "..."
-    return _template("answer_entry.toml.tmpl").substitute(
-        id=question.id,
-        title=question.title,
-        points_text=_points(question),
-        key=question.key,
-        options_comment="\n".join(["# Options:", *(f"#   {_quoted(o, question)}" for o in question.options)]),
-        form=_FORMS[question.kind].format(key=question.key, example=example),
-    )
-
-
-def _question_md(question: Question) -> str:
-    return _template("question.md.tmpl").substitute(
-        id=question.id,
-        title=question.title,
-        points_text=_points(question),
-        task=question.task,
-        options=", ".join(f"`{option}`" for option in question.options),
-    )
 
 
 def render_stub(name: str, cat: Catalogue | None = None) -> str:
@@ -114,16 +113,13 @@ def render_stub(name: str, cat: Catalogue | None = None) -> str:
     cat = cat or catalogue_module.load()
     if name not in STUB_TEMPLATES:
         raise KeyError(f"no stub {name!r}; known: {', '.join(STUB_TEMPLATES)}")
-    fields = _fields(cat)
-    fields["entries"] = "".join(_answer_entry(q) for q in cat.questions).rstrip("\n")
-    return _template(STUB_TEMPLATES[name]).substitute(fields)
+    return _template(STUB_TEMPLATES[name]).substitute(_fields(cat))
 
 
 def render_homework_md(cat: Catalogue | None = None) -> str:
     """The text of HOMEWORK.md."""
     cat = cat or catalogue_module.load()
-    questions = "\n\n<!-- cell -->\n".join(_question_md(q).rstrip("\n") for q in cat.questions)
-    return _template("HOMEWORK.md.tmpl").substitute(_fields(cat), questions=questions)
+    return _template(HOMEWORK_MD + ".tmpl").substitute(_fields(cat))
 
 
 def rendered_files(cat: Catalogue | None = None) -> dict[str, str]:
@@ -180,14 +176,21 @@ def _load_catalogue(path: Path) -> Catalogue:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise Hw3Error(f"{path}: cannot read the catalogue ({exc.strerror}); pass an existing file with --catalogue") from exc
+        raise Hw3Error(f"{path}: cannot read the catalogue ({exc.strerror}); "
+                       "pass an existing file with --catalogue") from exc
     try:
-        return catalogue_module.parse(text, str(path))
+        cat = catalogue_module.parse(text, str(path))
     except ValueError as exc:
-        raise Hw3Error(f"{exc}; fix the file and run `hw3 stubs` again") from exc
+        message = str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}"
+        raise Hw3Error(f"{message}; fix the file and run `hw3 stubs` again") from exc
     except (KeyError, TypeError) as exc:
         raise Hw3Error(f"{path}: a question or the [course] table lacks the field {exc}; "
                        "see the field list at the top of hw3/catalogue.toml") from exc
+    for question in cat.questions:
+        if question.kind not in _FORMS:
+            raise Hw3Error(f"{path}: {question.id} has kind {question.kind!r}; "
+                           f"use one of {', '.join(map(repr, _FORMS))}")
+    return cat
 
 
 def run(args) -> int:

@@ -137,6 +137,8 @@ def test_check_names_a_missing_file(tmp_path):
 @pytest.mark.parametrize(("edit", "expected"), [
     (lambda text: text.replace("[course]", "[course", 1), "not valid TOML"),
     (lambda text: text.replace('title = "From a script to a Prefect flow"\n', "", 1), "'title'"),
+    (lambda text: text.replace("points = 2", 'points = "two"', 1), "invalid literal"),
+    (lambda text: text.replace('kind = "cron"', 'kind = "crontab"', 1), "Q4 has kind 'crontab'"),
 ])
 def test_a_broken_catalogue_is_refused_and_nothing_is_written(tmp_path, edit, expected):
     project, catalogue_file = project_copy(tmp_path)
@@ -150,6 +152,13 @@ def test_a_broken_catalogue_is_refused_and_nothing_is_written(tmp_path, edit, ex
     assert (project / "HOMEWORK.md").read_text(encoding="utf-8") == "hand-edited\n"
     assert sorted(p.name for p in (project / "homework").iterdir()) == ["answers.toml", "deployment.py",
                                                                         "homework.py"]
+
+
+def test_a_missing_catalogue_is_refused(tmp_path):
+    project, _ = project_copy(tmp_path)
+    result = hw3_cli("stubs", "--catalogue", str(tmp_path / "nowhere.toml"), cwd=project)
+    assert result.returncode == 2
+    assert "nowhere.toml: cannot read the catalogue" in result.stderr and "--catalogue" in result.stderr
 
 
 def test_a_folder_without_homework_is_refused(tmp_path):
