@@ -28,6 +28,16 @@ from sklearn.metrics import root_mean_squared_error
 CATEGORICAL = ["PUlocationID", "DOlocationID"]
 
 
+def data_dir() -> Path:
+    """Where the monthly trip files are: $HW3_DATA_DIR, else `data`."""
+    return Path(os.environ.get("HW3_DATA_DIR") or "data")
+
+
+def models_dir() -> Path:
+    """Where the model and the DictVectorizer are saved: $HW3_MODELS_DIR, else `models`."""
+    return Path(os.environ.get("HW3_MODELS_DIR") or "models")
+
+
 @task
 def read_data(path: str) -> pd.DataFrame:
     """One month of trips, as published."""
@@ -96,9 +106,8 @@ def get_paths(date: str | datetime.date | None = None) -> tuple[str, str]:
     """The files of the month two months before `date` (training) and of the month
     before it (validation)."""
     first_of_month = run_date(date).replace(day=1)
-    data_dir = Path(os.environ.get("HW3_DATA_DIR") or "data")
     train_month, val_month = (first_of_month - relativedelta(months=n) for n in (2, 1))
-    return tuple(str(data_dir / f"fhv_tripdata_{month:%Y-%m}.parquet") for month in (train_month, val_month))
+    return tuple(str(data_dir() / f"fhv_tripdata_{month:%Y-%m}.parquet") for month in (train_month, val_month))
 
 
 def save_pickle(obj: object, path: Path) -> None:
@@ -130,10 +139,9 @@ def main(date: str | None = None) -> float:
     lr, dv = train_model.submit(df_train, CATEGORICAL).result()
     val_mse = run_model.submit(df_val, CATEGORICAL, dv, lr).result()
 
-    models_dir = Path(os.environ.get("HW3_MODELS_DIR") or "models")
     for obj, name in ((lr, f"model-{day}.bin"), (dv, f"dv-{day}.b")):
-        save_pickle(obj, models_dir / name)
-        logger.info(f"saved {models_dir / name}")
+        save_pickle(obj, models_dir() / name)
+        logger.info(f"saved {models_dir() / name}")
     return val_mse
 
 
