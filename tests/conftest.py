@@ -5,10 +5,13 @@
     folder, never the user's profile or database. The fixture yields the API URL, makes it
     current for this process (settings context) and for subprocesses (env PREFECT_API_URL).
     Request it before freezing a clock: Prefect cannot start a server under freezegun.
+    Run flows under time_machine.travel(..., tick=True) rather than a stopped freezegun
+    clock: task-run states with identical timestamps make the server log errors.
 `sample_data_dir` (session): a folder with synthetic FHV-shaped months 2021-06 and 2021-07,
     the two files the course date 2021-08-15 needs. Read-only: copy before changing it.
+`reference` (session): solutions/homework.py, imported by path (its tasks and flow `main`).
 `flow_dirs` (function): HW3_DATA_DIR -> sample_data_dir, HW3_MODELS_DIR -> a fresh
-    tmp folder; yields (data_dir, models_dir).
+    tmp folder; returns (data_dir, models_dir).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -26,6 +30,7 @@ import pytest
 _PREFECT_HOME = tempfile.mkdtemp(prefix="hw3-tests-prefect-home-")
 atexit.register(shutil.rmtree, _PREFECT_HOME, ignore_errors=True)
 os.environ["PREFECT_HOME"] = _PREFECT_HOME
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"  # no telemetry calls from the test server
 for _name in ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE"):
     os.environ.pop(_name, None)
 
@@ -51,12 +56,23 @@ def prefect_api_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def sample_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding synthetic FHV months 2021-06 and 2021-07."""
-    from hw3.sample import DEFAULT_ROWS, ensure_sample_month
+    from hw3.sample import CACHE_ENV, DEFAULT_ROWS, ensure_sample_month
 
     folder = tmp_path_factory.mktemp("sample-data")
-    for year, month in COURSE_MONTHS:
-        ensure_sample_month(folder, year, month, DEFAULT_ROWS)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_ENV, str(tmp_path_factory.mktemp("sample-cache")))  # not the user's cache
+        for year, month in COURSE_MONTHS:
+            ensure_sample_month(folder, year, month, DEFAULT_ROWS)
     return folder
+
+
+@pytest.fixture(scope="session")
+def reference() -> ModuleType:
+    """The reference solution, solutions/homework.py."""
+    from hw3.settings import PROJECT_ROOT
+    from hw3.train import load_module
+
+    return load_module(PROJECT_ROOT / "solutions" / "homework.py", "reference_homework")
 
 
 @pytest.fixture
