@@ -20,6 +20,7 @@ from string import Template
 from hw3 import catalogue as catalogue_module
 from hw3.catalogue import Catalogue, Question
 from hw3.errors import Hw3Error
+from hw3.tripdata import trip_type
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 
@@ -31,13 +32,6 @@ STUB_TEMPLATES = {
 }
 HOMEWORK_MD = "HOMEWORK.md"
 CELL_BREAKS = ("# %%", "<!-- cell -->")
-
-# The FHV columns the stub's pipeline reads.
-_COLUMNS = {
-    "pickup": "pickup_datetime",
-    "dropoff": "dropOff_datetime",
-    "categorical": '["PUlocationID", "DOlocationID"]',
-}
 
 # What an answer looks like, by the question's kind.
 _FORMS = {
@@ -89,13 +83,17 @@ def _question_fields(question: Question) -> dict[str, str]:
 
 def _fields(cat: Catalogue) -> dict[str, str]:
     """The values the file templates may use."""
+    trip = trip_type(cat.taxi)
     fields = {
         "course_title": cat.title,
         "course_date": cat.date,
         "taxi": cat.taxi,
         "max_score": str(cat.max_score),
         "last_number": str(len(cat.questions)),
-        **_COLUMNS,
+        # The columns the stub's pipeline reads, as the data manifest names them.
+        "pickup": trip.pickup,
+        "dropoff": trip.dropoff,
+        "categorical": json.dumps([trip.pickup_location, trip.dropoff_location]),
     }
     for question in cat.questions:
         fields[f"{question.id}_doc"] = _docstring_section(question)
@@ -186,6 +184,10 @@ def _load_catalogue(path: Path) -> Catalogue:
     except (KeyError, TypeError) as exc:
         raise Hw3Error(f"{path}: a question or the [course] table lacks the field {exc}; "
                        "see the field list at the top of hw3/catalogue.toml") from exc
+    try:
+        trip_type(cat.taxi)
+    except Hw3Error as exc:
+        raise Hw3Error(f"{path}: [course] taxi: {exc}") from exc
     for question in cat.questions:
         if question.kind not in _FORMS:
             raise Hw3Error(f"{path}: {question.id} has kind {question.kind!r}; "

@@ -139,6 +139,7 @@ def test_check_names_a_missing_file(tmp_path):
     (lambda text: text.replace('title = "From a script to a Prefect flow"\n', "", 1), "'title'"),
     (lambda text: text.replace("points = 2", 'points = "two"', 1), "invalid literal"),
     (lambda text: text.replace('kind = "cron"', 'kind = "crontab"', 1), "Q4 has kind 'crontab'"),
+    (lambda text: text.replace('taxi = "fhv"', 'taxi = "limo"', 1), "unknown trip type 'limo'"),
 ])
 def test_a_broken_catalogue_is_refused_and_nothing_is_written(tmp_path, edit, expected):
     project, catalogue_file = project_copy(tmp_path)
@@ -182,6 +183,14 @@ def test_quotes_and_backslashes_in_a_task_stay_valid_python():
     tree = ast.parse(stubs.render_stub("homework.py", edited))
     get_paths = next(node for node in tree.body if getattr(node, "name", None) == "get_paths")
     assert odd in ast.get_docstring(get_paths)
+
+
+def test_the_columns_come_from_the_data_manifest():
+    green = dataclasses.replace(CATALOGUE, taxi="green")
+    source = stubs.render_stub("homework.py", green)
+    assert 'df["lpep_dropoff_datetime"] - df["lpep_pickup_datetime"]' in source
+    assert '["PULocationID", "DOLocationID"]' in source
+    assert "<data dir>/green_tripdata_YYYY-MM.parquet" in source
 
 
 def test_split_cells_cuts_at_the_markers():
