@@ -130,6 +130,12 @@ def main(date: str | None = None) -> float:
     logger = get_run_logger()
     day = run_date(date)
     train_path, val_path = get_paths(date)
+    for path in (train_path, val_path):
+        if not Path(path).is_file():
+            raise FileNotFoundError(
+                f"{path}: no such trip file; download that month into the folder (`hw3 data fetch {day}`)"
+                " or point HW3_DATA_DIR at the folder that has it"
+            )
 
     # The two months are read and prepared concurrently; passing a future to a task waits for it.
     df_train = prepare_features.submit(read_data.submit(train_path), CATEGORICAL)
