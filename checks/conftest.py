@@ -1,0 +1,138 @@
+"""The graded checks: `pytest checks/` grades homework/, `--target DIR` any folder laid out
+like it (homework.py, deployment.py, answers.toml).
+
+Options:
+  --target DIR            the submission to grade (default: homework/ of this project)
+  --results-json FILE     also write the grade as Gradescope's results.json
+  --prefect-api-url URL   use this running Prefect server instead of starting one
+
+The submission's code runs in child processes (harness/runner.py) against a Prefect server
+of this session only (harness/server.py); the grade table is printed at the end.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# The checks' own Prefect client must not read the user's profile: give it a home of its own
+# before anything imports Prefect.
+_PREFECT_HOME = tempfile.mkdtemp(prefix="hw3-checks-prefect-")
+atexit.register(shutil.rmtree, _PREFECT_HOME, ignore_errors=True)
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
+for _name in ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE"):
+    os.environ.pop(_name, None)
+
+from checks.harness.grading import Gradebook, classify, question_of  # noqa: E402
+from hw3 import answer_key, catalogue  # noqa: E402
+
+CHECKS_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = CHECKS_DIR.parent
+KEY_FILE = CHECKS_DIR / "key.json"  # shipped in a student release; else built from solutions/
+GRADEBOOK = pytest.StashKey[Gradebook]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("hw3", "grading the homework")
+    group.addoption("--target", metavar="DIR", help="folder to grade (default: homework/)")
+    group.addoption("--results-json", metavar="FILE", help="write the grade as Gradescope's results.json")
+    group.addoption("--prefect-api-url", metavar="URL", help="grade against this running Prefect server")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[GRADEBOOK] = Gradebook(catalogue.load())
+
+
+def _is_check(item: pytest.Item) -> bool:
+    return Path(item.path).is_relative_to(CHECKS_DIR)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    strays = [item.nodeid for item in items if _is_check(item) and question_of(item.name) is None]
+    if strays:
+        raise pytest.UsageError(f"checks must be named test_q<N>_...: {', '.join(strays)}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if _is_check(item) and (call.when == "call" or call.when == "setup" and report.outcome != "passed"):
+        status, reason = classify(call.excinfo)
+        item.config.stash[GRADEBOOK].record(question_of(item.name), item.name, status, reason)
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    path = session.config.getoption("--results-json")
+    if path:
+        results = session.config.stash[GRADEBOOK].results_json()
+        Path(path).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    gradebook = config.stash[GRADEBOOK]
+    if gradebook.checks:
+        terminalreporter.section("grade")
+        for line in gradebook.report_lines():
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def course() -> catalogue.Catalogue:
+    return catalogue.load()
+
+
+@pytest.fixture(scope="session")
+def key() -> answer_key.AnswerKey:
+    """The shipped key if there is one, else the key of the reference solution."""
+    return answer_key.load(KEY_FILE) if KEY_FILE.exists() else answer_key.build_from_reference(PROJECT_ROOT)
+
+
+@pytest.fixture(scope="session")
+def target(request: pytest.FixtureRequest) -> Path:
+    given = request.config.getoption("--target")
+    folder = Path(given).resolve() if given else PROJECT_ROOT / "homework"
+    if not folder.is_dir():
+        raise pytest.UsageError(f"--target {given}: no such folder")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def prefect_api_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The Prefect server the submission runs against: --prefect-api-url, else our own."""
+    from checks.harness.server import PrefectServer
+
+    given = request.config.getoption("--prefect-api-url")
+    if given:
+        yield given.rstrip("/")
+        return
+    server = PrefectServer(tmp_path_factory.mktemp("prefect-server"))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def grading(request, target, key, course, prefect_api_url, tmp_path_factory):
+    """The session's runs of the submission, started together."""
+    from checks.harness.session import GradingSession
+
+    session = GradingSession(target, key, course, prefect_api_url, tmp_path_factory.mktemp("grading"))
+    gradebook = request.config.stash[GRADEBOOK]
+    gradebook.notes += session.answers.notes
+    session.start()
+    try:
+        yield session
+        try:
+            gradebook.figures += session.figure_lines()
+        except Exception as exc:  # the checks that needed these figures said why already
+            gradebook.notes.append(f"the figures of your code could not be measured: {exc}")
+    finally:
+        session.close()

@@ -1,0 +1,120 @@
+"""The student's answers.toml, read as data (never executed).
+
+A problem with one line (bad TOML, a wrong type, an unknown or repeated key) is charged to
+the question of that line only; the message quotes the line and shows the expected form.
+The empty string "" (the stub's placeholder) means "not attempted".
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from checks.harness.grading import fail, not_attempted
+from hw3.catalogue import Catalogue, Question
+
+FILE_NAME = "answers.toml"
+KEY = re.compile(r"""\s*["']?([A-Za-z0-9_-]+)""")  # the key a line is meant for
+OPTIONAL_KEYS = ("student_id",)
+
+
+@dataclass(frozen=True)
+class Entry:
+    value: object
+    line: int
+    text: str
+
+
+def expected_form(question: Question) -> str:
+    if question.kind == "count":
+        return f"{question.key} = 3 (a whole number, without quotes)"
+    example = question.options[0]
+    return f'{question.key} = "{example}" (a quoted string)'
+
+
+@dataclass
+class Answers:
+    path: Path
+    entries: dict[str, Entry] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)  # question key -> message
+    notes: list[str] = field(default_factory=list)  # problems no question is charged for
+
+    def where(self, entry: Entry) -> str:
+        return f"{self.path.name}, line {entry.line}: `{entry.text}`"
+
+    def value(self, question: Question) -> object:
+        """The student's answer to `question`; fails or reports "not attempted" otherwise."""
+        if question.key in self.problems:
+            fail(self.problems[question.key])
+        entry = self.entries.get(question.key)
+        if entry is None:
+            fail(f"{self.path.name} has no answer to {question.id}: add a line {expected_form(question)}")
+        if entry.value == "":
+            not_attempted(f"{question.key} in {self.path.name} is still empty")
+        if isinstance(entry.value, bool) or not isinstance(entry.value, (str, int, float)) or (
+            question.kind == "count" and not isinstance(entry.value, int)
+        ):
+            fail(f"{self.where(entry)}: write it as {expected_form(question)}")
+        return entry.value
+
+    def option(self, question: Question) -> str:
+        """The option the student chose (a choice question), as written in the catalogue."""
+        value = self.value(question)
+        option = question.normalise(value)
+        if option is None:
+            fail(f"{self.where(self.entries[question.key])} is not one of the options: {' | '.join(question.options)}")
+        return option
+
+
+def read(folder: Path, course: Catalogue) -> Answers:
+    """Parse `<folder>/answers.toml`; problems are recorded, not raised."""
+    path = Path(folder) / FILE_NAME
+    answers = Answers(path)
+    keys = {q.key: q for q in course.questions}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problem = f"{path} cannot be read ({exc.__class__.__name__}); copy homework/{FILE_NAME} there and fill it in"
+        answers.problems.update({key: problem for key in keys})
+        return answers
+    seen: dict[str, int] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = KEY.match(line)
+        name = match.group(1) if match else None
+        question = keys.get(name.lower()) if name else None
+        try:
+            parsed = tomllib.loads(line)
+        except tomllib.TOMLDecodeError as exc:
+            message = f"{path.name}, line {number}: `{line}` is not valid TOML ({exc})"
+            _charge(answers, question, message + (f"; write it as {expected_form(question)}" if question else ""))
+            continue
+        if len(parsed) != 1 or name not in parsed:
+            answers.notes.append(f"{path.name}, line {number}: `{line}` is not an answer line; remove it")
+            continue
+        entry = Entry(parsed[name], number, line)
+        if name in OPTIONAL_KEYS:
+            if not isinstance(entry.value, str):
+                answers.notes.append(f"{answers.where(entry)}: write it as a quoted string")
+            answers.entries[name] = entry
+        elif name not in keys:
+            known = ", ".join([*OPTIONAL_KEYS, *keys])
+            message = f"{answers.where(entry)}: there is no key {name!r} (the keys are {known})"
+            _charge(answers, question, message + (f"; write it as {expected_form(question)}" if question else ""))
+        elif name in seen:
+            _charge(answers, question, f"{path.name}, lines {seen[name]} and {number}: {name} is answered twice; keep one")
+        else:
+            seen[name] = number
+            answers.entries[name] = entry
+    return answers
+
+
+def _charge(answers: Answers, question: Question | None, message: str) -> None:
+    if question is None:
+        answers.notes.append(message)
+    else:
+        answers.problems.setdefault(question.key, message)

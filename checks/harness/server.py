@@ -1,0 +1,87 @@
+"""An isolated Prefect server for one grading session.
+
+`prefect server start` in a process group of its own, with its own PREFECT_HOME (so its
+own SQLite database and profile; never the user's), on a free port of 127.0.0.1. It is
+started before anything freezes a clock and stopped when the session ends.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+STARTUP_TIMEOUT_S = float(os.environ.get("HW3_CHECK_SERVER_TIMEOUT_S") or 180)
+LOG_TAIL = 2000  # characters of the server's log quoted when it does not start
+
+
+class ServerError(RuntimeError):
+    pass
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PrefectServer:
+    def __init__(self, home: Path):
+        self.home = Path(home)
+        self.process: subprocess.Popen | None = None
+        self.api_url: str | None = None
+
+    def start(self, timeout: float = STARTUP_TIMEOUT_S) -> str:
+        """Start the server and wait until it is healthy; return its API URL."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        port = _free_port()
+        env = {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_")}
+        env.update(
+            PREFECT_HOME=str(self.home),
+            PREFECT_UI_ENABLED="false",
+            PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        )
+        argv = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+        log = open(self.home / "server.log", "wb")
+        self.process = subprocess.Popen(
+            argv, env=env, cwd=self.home, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+        self.api_url = f"http://127.0.0.1:{port}/api"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self.stop()
+                raise ServerError(f"the Prefect server exited with code {self.process.returncode}: {self.log_tail()}")
+            try:
+                if httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200:
+                    return self.api_url
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise ServerError(f"the Prefect server did not answer within {timeout:g} s: {self.log_tail()}")
+
+    def log_tail(self) -> str:
+        try:
+            return (self.home / "server.log").read_text(errors="replace")[-LOG_TAIL:]
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        if self.process is None or self.process.returncode is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        except ProcessLookupError:
+            pass

@@ -1,0 +1,182 @@
+"""One grading session: the submission, the answer key, the data, and the child runs whose
+results several questions read.
+
+The expensive runs start together, in parallel, as soon as the session opens, and each runs
+once: get_paths over the key's days, the flow on the course date (synthetic sample), the flow
+with the clock set to the key's first frozen day, the deployment's register(), and, if the
+student has the real trip files of the course date, the flow on those.
+"""
+
+from __future__ import annotations
+
+import datetime
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import cached_property
+from pathlib import Path
+
+from checks.harness import answers, api, cron, measure
+from checks.harness.grading import NOT_ATTEMPTED, fail, figure_line, not_attempted
+from checks.harness.runner import ProbeResult, Sandbox, run_probe
+from hw3 import oracle, settings
+from hw3.answer_key import AnswerKey
+from hw3.catalogue import Catalogue
+from hw3.errors import Hw3Error
+from hw3.sample import ensure_sample_month, is_sample
+from hw3.tripdata import month_file, parse_month_file, trip_type
+
+
+class GradingSession:
+    def __init__(self, target: Path, key: AnswerKey, course: Catalogue, api_url: str, folder: Path):
+        self.target = Path(target).resolve()
+        self.key = key
+        self.course = course
+        self.api_url = api_url
+        self.folder = Path(folder)
+        self.answers = answers.read(self.target, course)
+        self._jobs: dict[str, Future[ProbeResult]] = {}
+        self._records: dict[str, api.FlowRunRecord] = {}
+        self._pool = ThreadPoolExecutor(max_workers=5, thread_name_prefix="hw3-probe")
+
+    # -- data -------------------------------------------------------------------------
+
+    def expected_files(self, day: str) -> tuple[str, str]:
+        """The file names get_paths(day) must return, found with the key."""
+        year = datetime.date.fromisoformat(day).year
+        names = [month_file(self.key.taxi, y, m) for y in (year - 1, year) for m in range(1, 13)]
+        found = self.key.find_paths(day, names)
+        if found is None:
+            raise Hw3Error(f"the answer key has no get_paths entry for {day} among the months of {year - 1}-{year}")
+        return found
+
+    @cached_property
+    def sample_dir(self) -> Path:
+        """The synthetic months the course-date run and the frozen-clock run read."""
+        folder = self.folder / "data"
+        for day in (self.key.date, self.key.frozen_days[0]):
+            for name in self.expected_files(day):
+                _, year, month = parse_month_file(name)
+                ensure_sample_month(folder, year, month)
+        return folder
+
+    @cached_property
+    def expected(self) -> oracle.Figures:
+        """The course pipeline's figures on the sample months of the course date."""
+        train, val = self.expected_files(self.key.date)
+        return oracle.figures(self.sample_dir / train, self.sample_dir / val, trip_type(self.key.taxi))
+
+    @cached_property
+    def real_files(self) -> tuple[Path, Path] | None:
+        """The student's real trip files of the course date, if both are in their data folder."""
+        folder = settings.data_dir().resolve()
+        files = tuple(folder / name for name in self.expected_files(self.key.date))
+        return files if all(f.is_file() and not is_sample(f) for f in files) else None
+
+    # -- child runs ---------------------------------------------------------------------
+
+    def sandbox(self, name: str, data_dir: Path | None = None) -> Sandbox:
+        return Sandbox(self.folder / "runs" / name, self.api_url, data_dir or self.sample_dir)
+
+    def start(self) -> None:
+        """Start every run the checks need, in parallel."""
+        runs = {
+            "paths": ("get_paths", self.sandbox("paths"), {"dates": sorted(self.key.paths), "frozen_days": list(self.key.frozen_days)}),
+            "course": ("flow", self.sandbox("course"), {"date": self.key.date}),
+            "today": ("flow", self.sandbox("today"), {"frozen_day": self.key.frozen_days[0]}),
+            "deployment": ("deployment", self.sandbox("deployment"), {}),
+        }
+        if self.real_files:
+            runs["real"] = ("flow", self.sandbox("real", self.real_files[0].parent), {"date": self.key.date})
+        for name, (job, sandbox, request) in runs.items():
+            self._jobs[name] = self._pool.submit(run_probe, job, self.target, sandbox, **request)
+
+    def run(self, name: str) -> ProbeResult:
+        """The result of a run started by start()."""
+        return self._jobs[name].result()
+
+    def finished(self, name: str) -> ProbeResult:
+        """The result of a run that went through; the check ends here otherwise."""
+        result = self.run(name)
+        if result.outcome == NOT_ATTEMPTED:
+            not_attempted(result.reason)
+        if not result.ok:
+            fail(result.reason)
+        return result
+
+    def record(self, name: str) -> api.FlowRunRecord | None:
+        """What the server recorded of a flow run (None when the flow never ran on it)."""
+        run_id = self.run(name).data.get("flow_run_id")
+        if run_id and name not in self._records:
+            self._records[name] = api.flow_run(self.api_url, run_id)
+        return self._records.get(name) if run_id else None
+
+    def reported_mse(self, name: str) -> measure.Reading | None:
+        """The validation MSE a run reported: from its logs on the server, else from what it
+        printed (so that printing instead of logging costs Q1, not Q2 too)."""
+        record = self.record(name)
+        reading = measure.validation_mse(record.log_messages) if record else None
+        return reading or measure.validation_mse(self.run(name).stdout.splitlines())
+
+    def artifact(self, name: str, kind: str, day: str) -> Path:
+        """Where run `name` must have saved its model ("model") or DictVectorizer ("dv")."""
+        suffix = {"model": "bin", "dv": "b"}[kind]
+        return self.sandbox(name).models_dir / f"{kind}-{day}.{suffix}"
+
+    def check_choice(self, question, wrong: str) -> None:
+        """Fail unless the student's answer to a choice question is the key's option."""
+        option = self.answers.option(question)
+        if not self.key.answer_is(question.key, option):
+            fail(f"{question.key} = {option!r} {wrong}")
+
+    def schedule_problem(self) -> str | None:
+        """Why the deployment register() made is not on the expected schedule (None: it is)."""
+        result = self.finished("deployment")
+        schedules = api.deployment_schedules(self.api_url, result.data["deployment_id"])
+        crons = [s.cron for s in schedules if s.active and s.cron]
+        if not crons:
+            return "the deployment register() made has no active cron schedule on the server"
+        question = self.course["Q4"]
+        if not any(self.key.answer_is(question.key, cron.as_option(c, question.options)) for c in crons):
+            return f"the deployment register() made is scheduled by cron {', '.join(crons)}, not at the times asked for"
+        zone = result.data.get("timezone")
+        zones = {s.timezone for s in schedules if s.active and s.cron}
+        if isinstance(zone, str) and zone not in zones:
+            return f"the deployment's schedule is in time zone {', '.join(map(str, zones))}, not in TIMEZONE = {zone!r}"
+        return None
+
+    @cached_property
+    def scheduled_runs(self) -> int:
+        """How many runs the server schedules in advance for a deployment on the expected cron:
+        the student's if register() made one, else one the checks make (so that a wrong CRON
+        costs Q4 only)."""
+        if self.run("deployment").ok and self.schedule_problem() is None:
+            deployment_id = self.run("deployment").data["deployment_id"]
+        else:
+            expected = self.key.answer_option(self.course["Q4"])
+            name = f"expected-schedule-{self.folder.name}"
+            deployment_id = api.create_deployment(self.api_url, "hw3-checks", name, expected, "UTC")
+        return api.schedule_and_count(self.api_url, deployment_id)
+
+    # -- report -------------------------------------------------------------------------
+
+    def figure_lines(self) -> list[str]:
+        """The validation MSE and the DictVectorizer size the student's code produced."""
+        if "course" not in self._jobs:
+            return []
+        q2, q3 = self.course["Q2"], self.course["Q3"]
+        lines = []
+        for name, where, expected in (("course", "synthetic sample", self.expected), ("real", "your real files", None)):
+            if name == "real" and not self.real_files:
+                lines.append(
+                    f"real trip files for {self.key.date} not found in {settings.data_dir()}/: the figures of your answers "
+                    f"come from them (`hw3 data fetch {self.key.date}` downloads them)"
+                )
+                continue
+            reading = self.reported_mse(name)
+            dv = self.artifact(name, "dv", self.key.date)
+            size = dv.stat().st_size if dv.is_file() else None
+            lines.append(figure_line("validation MSE", reading and reading.value, expected and expected.val_mse, q2, where=where))
+            lines.append(figure_line(dv.name, size, expected and expected.dv_size_bytes, q3, unit=" bytes", where=where))
+        return lines
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

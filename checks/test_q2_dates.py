@@ -1,0 +1,71 @@
+"""Q2: get_paths(date) names the right two months (compared with the key's digests), also
+for date=None with the clock set to several days, and the flow's validation MSE is right."""
+
+from pathlib import Path
+
+import pytest
+
+from checks.harness.grading import fail
+
+SHOWN = 3  # wrong cases quoted in a failure
+
+
+def wrong_calls(grading, key, group: str) -> list[str]:
+    """What is wrong with the get_paths calls of a group ("dates" or "today")."""
+    run = grading.finished("paths")
+    sandbox = grading.sandbox("paths")
+    days = sorted(key.paths) if group == "dates" else key.frozen_days
+    wrong = []
+    for day in days:
+        call = f"get_paths({day!r})" if group == "dates" else f"get_paths(None) on {day}"
+        outcome = run.data[group][day]
+        if "error" in outcome:
+            wrong.append(f"{call} {outcome['error']}")
+            continue
+        paths = outcome["paths"]
+        shown = ", ".join(Path(p).name for p in paths)
+        if not key.paths_are(day, *paths):
+            wrong.append(f"{call} returned ({shown}), not the right months")
+        elif any((sandbox.folder / "work" / p).resolve().parent != sandbox.data_dir.resolve() for p in paths):
+            wrong.append(f"{call} returned paths outside the data folder: {paths} (use HW3_DATA_DIR, else data/)")
+    return wrong
+
+
+def fail_on(wrong: list[str]) -> None:
+    if wrong:
+        more = f" (and {len(wrong) - SHOWN} more)" if len(wrong) > SHOWN else ""
+        fail("; ".join(wrong[:SHOWN]) + more)
+
+
+def test_q2_get_paths_of_dates(grading, key):
+    fail_on(wrong_calls(grading, key, "dates"))
+
+
+def test_q2_get_paths_of_today(grading, key):
+    fail_on(wrong_calls(grading, key, "today"))
+
+
+def test_q2_validation_mse(grading):
+    grading.finished("course")
+    reading = grading.reported_mse("course")
+    if reading is None:
+        fail("the flow reported no validation MSE (a message with 'validation' and 'MSE' and the number)")
+    expected = grading.expected.val_mse
+    if not reading.matches(expected):
+        fail(f"your flow's validation MSE is {reading.value} ({reading.message!r}); on the same data it should be {expected:.6f}")
+
+
+def test_q2_validation_mse_on_real_data(grading, key, course):
+    if not grading.real_files:
+        pytest.skip("the real trip files of the course date are not in your data folder")
+    grading.finished("real")
+    reading = grading.reported_mse("real")
+    if reading is None:
+        fail("the flow reported no validation MSE on your real trip files")
+    question = course["Q2"]
+    if not key.answer_is(question.key, question.closest_option(reading.value)):
+        fail(f"on your real trip files the validation MSE is {reading.value}, which is not near the expected answer")
+
+
+def test_q2_answer(grading, course):
+    grading.check_choice(course["Q2"], "is not the validation MSE of the course date")

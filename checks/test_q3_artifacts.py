@@ -1,0 +1,58 @@
+"""Q3: the flow pickles the fitted model as model-{date}.bin and the fitted DictVectorizer as
+dv-{date}.b in the models folder, for a given date and for today (clock set to a day)."""
+
+import pytest
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.linear_model import LinearRegression
+
+from checks.harness import artifacts
+from checks.harness.grading import fail
+
+
+def saved(grading, run: str, kind: str, day: str, cls: type, fitted: str):
+    """The object a run saved, if it is a fitted instance of `cls`."""
+    path = grading.artifact(run, kind, day)
+    if not path.is_file():
+        others = sorted(p.name for p in path.parent.iterdir())
+        fail(f"{path.name} was not saved in the models folder (it has: {', '.join(others) or 'nothing'})")
+    try:
+        obj = artifacts.load(path)
+    except artifacts.ArtifactError as exc:
+        fail(str(exc))
+    if not isinstance(obj, cls):
+        fail(f"{path.name} holds {artifacts.describe(obj)}, not a {cls.__name__}")
+    if not hasattr(obj, fitted):
+        fail(f"{path.name} holds a {cls.__name__} that was not fitted")
+    return obj
+
+
+def test_q3_artifacts_of_the_course_date(grading, key):
+    grading.finished("course")
+    model = saved(grading, "course", "model", key.date, LinearRegression, "coef_")
+    dv = saved(grading, "course", "dv", key.date, DictVectorizer, "vocabulary_")
+    expected = grading.expected.feature_count
+    if len(dv.feature_names_) != expected:
+        fail(f"the saved DictVectorizer has {len(dv.feature_names_)} features; fitted on the training month it has {expected}")
+    if model.coef_.shape[-1] != expected:
+        fail(f"the saved model has {model.coef_.shape[-1]} coefficients, not one per feature ({expected})")
+
+
+def test_q3_artifacts_of_today(grading, key):
+    grading.finished("today")
+    day = key.frozen_days[0]
+    saved(grading, "today", "model", day, LinearRegression, "coef_")
+    saved(grading, "today", "dv", day, DictVectorizer, "vocabulary_")
+
+
+def test_q3_dv_size_on_real_data(grading, key, course):
+    if not grading.real_files:
+        pytest.skip("the real trip files of the course date are not in your data folder")
+    grading.finished("real")
+    size = grading.artifact("real", "dv", key.date).stat().st_size
+    question = course["Q3"]
+    if not key.answer_is(question.key, question.closest_option(size)):
+        fail(f"on your real trip files the DictVectorizer file has {size:,} bytes, which is not near the expected answer")
+
+
+def test_q3_answer(grading, course):
+    grading.check_choice(course["Q3"], "is not the size of the DictVectorizer file")

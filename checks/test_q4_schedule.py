@@ -1,0 +1,41 @@
+"""Q4: deployment.CRON fires at the times asked for (compared by fire times, so "00 9 15 * *"
+is as good as the option), and register() puts a deployment on that schedule on the server."""
+
+from checks.harness import cron
+from checks.harness.grading import fail, not_attempted
+
+
+def cron_option(expression, what: str, course) -> str | None:
+    """The Q4 option with the same fire times as `expression`."""
+    try:
+        return cron.as_option(expression, course["Q4"].options)
+    except cron.CronError as exc:
+        fail(f"{what}: {exc}")
+
+
+def test_q4_cron(grading, key, course):
+    run = grading.run("deployment")
+    if "cron" not in run.data:
+        fail(run.reason)
+    expression = run.data["cron"]
+    if expression == "":
+        not_attempted("CRON in deployment.py is still empty")
+    if not isinstance(expression, str):
+        fail(f"CRON in deployment.py is {expression!r}; it must be a string such as '* * * * *'")
+    if not key.answer_is("q4", cron_option(expression, "CRON in deployment.py", course)):
+        fail(f"CRON = {expression!r} does not fire at the times the question asks for")
+
+
+def test_q4_registered_schedule(grading):
+    problem = grading.schedule_problem()
+    if problem:
+        fail(problem)
+
+
+def test_q4_answer(grading, key, course):
+    question = course["Q4"]
+    value = grading.answers.value(question)
+    if not isinstance(value, str):
+        fail(f"q4 = {value!r}: write the cron expression as a quoted string")
+    if not key.answer_is(question.key, cron_option(value, f"q4 in {grading.answers.path.name}", course)):
+        fail(f"q4 = {value!r} does not fire at the times the question asks for")

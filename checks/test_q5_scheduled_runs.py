@@ -1,0 +1,9 @@
+"""Q5: the number of runs the server schedules in advance, counted on the test server."""
+
+from checks.harness.grading import fail
+
+
+def test_q5_scheduled_runs(grading, course):
+    answer = grading.answers.value(course["Q5"])
+    if answer != grading.scheduled_runs:
+        fail(f"q5 = {answer} is not the number of runs the server scheduled for a deployment on that cron")

@@ -1,0 +1,139 @@
+"""The answer key of the checks: salted digests of the expected answers, no answer in clear.
+
+A key holds, for one variant of the homework (trip type and course date):
+  * `answers`: per question key (q1..q6), the digest of the correct option;
+  * `paths`: per day of a fixed table, the digest of the file names get_paths must return
+    ("train|val", names without folders). The table covers year wraps and zero padding;
+    `frozen_days` are the days on which the checks also call get_paths(None) with the clock
+    set to that day, and the first of them is the day of the checks' frozen-clock flow run;
+  * `figures`: plain numbers that are not answers (none yet).
+Anyone can hash a guess and compare: the digests keep answers out of sight, not secret.
+
+`build_from_reference()` makes a key from the catalogue's published answers and from the
+reference solution's get_paths (run in a child process); `save()`/`load()` store it as JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from hw3 import catalogue, settings
+from hw3.errors import Hw3Error
+
+KEY_FORMAT = 1
+
+# Days whose get_paths output the key records: every year wrap and zero-padding case.
+DATES = (
+    "2021-08-15", "2021-03-15", "2021-01-15", "2021-02-28", "2021-03-01", "2020-01-01",
+    "2020-02-29", "2020-12-31", "2021-10-01", "2021-11-30", "2021-12-01", "2022-01-31",
+    "2022-02-01", "2023-09-09", "2023-10-10", "1999-12-31", "2000-02-15",
+)  # fmt: skip
+# Days the clock is set to for get_paths(None); the first is also the day of the frozen-clock
+# flow run, so its two months stay within one year (no wrap) and are two-digit (10, 11).
+FROZEN_DAYS = ("2021-12-03", "2022-01-10", "2022-02-28", "2023-03-31", "2024-10-01")
+
+
+@dataclass(frozen=True)
+class AnswerKey:
+    salt: str
+    taxi: str
+    date: str  # the course date of this variant (Q2, Q3 and the main flow run)
+    answers: dict[str, str]
+    paths: dict[str, str]
+    frozen_days: tuple[str, ...]
+    figures: dict[str, float] = field(default_factory=dict)
+
+    def digest(self, *parts: str) -> str:
+        text = "\x1f".join((self.salt, *parts))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def answer_is(self, question_key: str, option: str | None) -> bool:
+        """Whether `option` (an option of the catalogue, normalised) is the key's answer."""
+        return option is not None and self.answers.get(question_key) == self.digest("answer", question_key, option)
+
+    def answer_option(self, question: catalogue.Question) -> str | None:
+        """The option of `question` that the key holds, found by hashing each option."""
+        return next((option for option in question.options if self.answer_is(question.key, option)), None)
+
+    def paths_are(self, day: str, train: str, val: str) -> bool:
+        """Whether get_paths(day) returning files named (train, val) is right."""
+        expected = self.paths.get(day)
+        return expected is not None and expected == self.digest("paths", day, f"{Path(train).name}|{Path(val).name}")
+
+    def find_paths(self, day: str, names: list[str]) -> tuple[str, str] | None:
+        """The (train, val) pair among file `names` that get_paths(day) must return."""
+        return next(((t, v) for t in names for v in names if self.paths_are(day, t, v)), None)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        path = Path(path)
+        part = path.with_name(f".{path.name}.part")
+        part.write_text(json.dumps({"format": KEY_FORMAT, **asdict(self)}, indent=1) + "\n", encoding="utf-8")
+        os.replace(part, path)
+        return path
+
+
+def load(path: str | os.PathLike) -> AnswerKey:
+    """Read a key written by AnswerKey.save()."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        if raw.pop("format") != KEY_FORMAT:
+            raise ValueError(f"format is not {KEY_FORMAT}")
+        raw["frozen_days"] = tuple(raw["frozen_days"])
+        return AnswerKey(**raw)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise Hw3Error(f"{path}: not a readable answer key ({exc}); rebuild it from the reference solution") from exc
+
+
+def make(answers: dict[str, str], paths: dict[str, tuple[str, str]], *, taxi: str, date: str, salt: str | None = None) -> AnswerKey:
+    """A key from answers in clear ({q1: option}) and paths ({day: (train, val)})."""
+    key = AnswerKey(salt or secrets.token_hex(16), taxi, date, {}, {}, FROZEN_DAYS)
+    key.answers.update({q: key.digest("answer", q, option) for q, option in answers.items()})
+    key.paths.update({day: key.digest("paths", day, f"{Path(t).name}|{Path(v).name}") for day, (t, v) in paths.items()})
+    return key
+
+
+def build_from_reference(project_root: str | os.PathLike = settings.PROJECT_ROOT) -> AnswerKey:
+    """The key of the course variant: the catalogue's answers and the reference get_paths."""
+    project_root = Path(project_root).resolve()
+    course = catalogue.load()
+    missing = [q.id for q in course.questions if q.answer is None]
+    if missing:
+        raise Hw3Error(
+            f"{catalogue.CATALOGUE_FILE}: no answers for {', '.join(missing)} (a student release); "
+            "grade with the answer key shipped as checks/key.json"
+        )
+    reference = project_root / "solutions"
+    if not (reference / "homework.py").is_file():
+        raise Hw3Error(f"{reference / 'homework.py'} is missing: the key is built from the reference solution")
+    return make(
+        {q.key: q.answer for q in course.questions},
+        _reference_paths(project_root, reference),
+        taxi=course.taxi,
+        date=course.date,
+    )
+
+
+def _reference_paths(project_root: Path, reference: Path) -> dict[str, tuple[str, str]]:
+    """Run the reference get_paths over DATES and FROZEN_DAYS, in a child process."""
+    import tempfile
+
+    if str(project_root) not in sys.path:
+        sys.path.insert(0, str(project_root))
+    from checks.harness.runner import Sandbox, run_probe
+
+    with tempfile.TemporaryDirectory(prefix="hw3-key-") as folder:
+        sandbox = Sandbox(Path(folder), api_url="", data_dir=Path(folder) / "data")
+        result = run_probe("get_paths", reference, sandbox, dates=list(DATES), frozen_days=list(FROZEN_DAYS))
+    if not result.ok:
+        raise Hw3Error(f"{reference / 'homework.py'}: get_paths failed while building the answer key: {result.reason}")
+    calls = {**result.data["dates"], **result.data["today"]}
+    failed = {day: call["error"] for day, call in calls.items() if "error" in call}
+    if failed:
+        raise Hw3Error(f"{reference / 'homework.py'}: get_paths failed while building the answer key: {failed}")
+    return {day: tuple(call["paths"]) for day, call in calls.items()}
