@@ -50,16 +50,17 @@ LONG_OUTLIER_MEAN = 150.0  # minutes; brings the raw mean to about 19.2 min
 
 # The duration model (minutes): base + pickup-zone effect + dropoff-zone effect + noise.
 CITY_SEED = 20210101  # the zones' popularity and effects, shared by every month
-BASE = 16.5  # January; SUMMER_BASE more in July (summer trips are longer and more varied)
+BASE = 15.8  # January; SUMMER_BASE more in July (summer trips are longer and more varied)
 SUMMER_BASE = 2.0
 PU_EFFECT_SD, DO_EFFECT_SD = 4.7, 5.0  # spread of the real 2022 model's coefficients
 PU_MISSING_EFFECT, DO_MISSING_EFFECT = -3.15, 5.74  # its coefficients of "-1"
-MONTH_SHIFT_SD = 1.6  # how much a zone's effect changes from month to month
+MONTH_SHIFT_SD = 2.0  # how much a zone's effect changes from month to month
 BASE_SHIFT_SD = 0.5  # how much the typical trip changes from month to month
-NOISE_SD = 11.6  # January; times (1 + SUMMER_NOISE) in July
-SUMMER_NOISE = 0.1
+NOISE_SD = 11.5  # January; times (1 + SUMMER_NOISE) in July
+SUMMER_NOISE = 0.13
 NOISE_SHAPE = 3.0  # gamma shape: trip times are skewed to the right
 FEATURES = len(PU_ZONES) + len(DO_ZONES) + 2  # columns of the course's one-hot matrix
+OVERFIT = 2.1
 
 
 @cache
@@ -130,7 +131,7 @@ def sample_month(year: int, month: int, rows: int = DEFAULT_ROWS) -> pd.DataFram
     # A linear model fitted to few trips overfits its FEATURES coefficients, which adds about
     # FEATURES/rows to the squared error on new trips; the noise makes up for it, so a model's
     # validation error is the same at every sample size.
-    noise_sd = NOISE_SD * (1 + SUMMER_NOISE * summer) / np.sqrt(1 + FEATURES / n)
+    noise_sd = NOISE_SD * (1 + SUMMER_NOISE * summer) / np.sqrt(1 + OVERFIT * FEATURES / n)
     minutes = _kept_durations(rng, mean, noise_sd)
 
     # Outliers: exact counts, so the share is the same at every size.

@@ -121,7 +121,7 @@ def check_trip_file(path: Path, name: str | None = None) -> str:
     import pyarrow.parquet as pq
 
     label = str(path)
-    taxi, _, _ = parse_month_file(name or Path(path).name)
+    taxi, _, _ = parse_month_file(name or str(path))
     kind = trip_type(taxi)
     schema = read_parquet_schema(Path(path), label)
     needed = {kind.pickup: pa.types.is_timestamp, kind.dropoff: pa.types.is_timestamp,

@@ -1,0 +1,180 @@
+"""`hw3 data fetch|sample|check`: get the monthly trip files, make synthetic ones, check them.
+
+`ensure_files` is what the training commands use: a wanted file that is missing is
+downloaded (mirror, then TLC), and an FHV month that cannot be downloaded is replaced by a
+synthetic sample, with a line on stderr saying so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+from hw3 import settings
+from hw3.errors import Hw3Error
+from hw3.sample import DEFAULT_ROWS
+
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def ensure_files(paths: list[str | os.PathLike], *, allow_sample: bool = True, rows: int = DEFAULT_ROWS,
+                 progress: bool = True) -> list[Path]:
+    """Make sure each `<dir>/<taxi>_tripdata_YYYY-MM.parquet` exists; return the paths.
+
+    A present file is kept. A missing one is fetched; if no source has it and it is an FHV
+    month (and allow_sample), a synthetic sample month takes its place.
+    """
+    from hw3.fetch import NotAvailable, fetch_file
+    from hw3.sample import ensure_sample_month
+    from hw3.tripdata import parse_month_file
+
+    done = []
+    for path in map(Path, paths):
+        taxi, year, month = parse_month_file(path.name)
+        if not path.exists():
+            try:
+                fetch_file(path.name, path.parent, progress=progress)
+            except NotAvailable:
+                if not (allow_sample and taxi == "fhv"):
+                    raise
+                ensure_sample_month(path.parent, year, month, rows)
+                print(f"hw3: {path} is a SYNTHETIC sample ({rows:,} trips), as the real file could not be "
+                      f"downloaded; for the real one delete it and run `hw3 data fetch {year:04d}-{month:02d}` "
+                      "with internet access or HW3_DATA_MIRROR set", file=sys.stderr)
+        done.append(path)
+    return done
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("data", help="get, make or check the monthly trip files",
+                                   description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
+    when = dict(nargs="*", metavar="DATE|YYYY-MM",
+                help="months as YYYY-MM, or one flow date YYYY-MM-DD whose two months your get_paths "
+                     "names (default: the course date)")
+    project = dict(type=Path, default=Path.cwd(),
+                   help="the project whose solutions/ or homework/ get_paths maps a date (default: here)")
+
+    fetch = commands.add_parser("fetch", help="download trip files (HW3_DATA_MIRROR first, then TLC)")
+    fetch.add_argument("when", **when)
+    fetch.add_argument("--taxi", default="fhv", help="trip type of the months given: fhv, green or yellow")
+    fetch.add_argument("--dest", type=Path, help="folder to save into (default: HW3_DATA_DIR, else ./data)")
+    fetch.add_argument("--project", **project)
+    fetch.add_argument("--no-progress", action="store_true", help="no progress bar")
+    fetch.set_defaults(run=run_fetch)
+
+    sample = commands.add_parser("sample", help="write synthetic FHV months (offline stand-ins)")
+    sample.add_argument("when", **when)
+    sample.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="trips per month (default: %(default)s)")
+    sample.add_argument("--dest", type=Path, help="folder to save into (default: HW3_DATA_DIR, else ./data)")
+    sample.add_argument("--project", **project)
+    sample.set_defaults(run=run_sample, taxi="fhv")
+
+    check = commands.add_parser("check", help="check trip files: parquet, the columns and types of their trip type")
+    check.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    check.set_defaults(run=run_check)
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    from hw3.fetch import fetch_files
+
+    dest = args.dest or settings.data_dir()
+    names = wanted_files(args.when, args.taxi, args.project, dest)
+    present = {name for name in names if (dest / name).exists()}
+    for path in fetch_files(names, dest, progress=not args.no_progress):
+        print(f"{path}: {'already there' if path.name in present else 'downloaded'}")
+    return 0
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    from hw3.sample import ensure_sample_month
+    from hw3.tripdata import parse_month_file
+
+    dest = args.dest or settings.data_dir()
+    for name in wanted_files(args.when, "fhv", args.project, dest):
+        _, year, month = parse_month_file(name)
+        path = ensure_sample_month(dest, year, month, args.rows)
+        print(f"{path}: synthetic FHV month, {args.rows:,} trips")
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from hw3.sample import is_sample
+    from hw3.tripdata import check_trip_file
+
+    failed = 0
+    for path in args.files:
+        try:
+            if not path.is_file():
+                raise Hw3Error(f"{path}: no such file")
+            line = check_trip_file(path)
+        except Hw3Error as exc:
+            failed += 1
+            print(f"FAILED {exc}")
+            continue
+        print(line + (" [SYNTHETIC sample, not a TLC file]" if is_sample(path) else ""))
+    return 2 if failed else 0
+
+
+def wanted_files(when: list[str], taxi: str, project: Path, dest: Path) -> list[str]:
+    """File names for months given as YYYY-MM, or for one date through the project's get_paths."""
+    from hw3 import catalogue
+    from hw3.tripdata import month_file, parse_month_file
+
+    if not when:
+        when = [catalogue.load().date]
+    if len(when) == 1 and _DATE.fullmatch(when[0]):
+        names = [Path(p).name for p in _course_paths(when[0], project, dest)]
+        for name in names:
+            parse_month_file(name)  # a clear error if get_paths names something else
+        return names
+    names = []
+    for text in when:
+        match = _MONTH.fullmatch(text)
+        if not match or not 1 <= int(match[2]) <= 12:
+            raise Hw3Error(
+                f"{text!r} is not a month: give months as YYYY-MM (e.g. 2021-06 2021-07) or one date as "
+                "YYYY-MM-DD (e.g. 2021-08-15)"
+            )
+        names.append(month_file(taxi, int(match[1]), int(match[2])))
+    return names
+
+
+def _course_paths(date: str, project: Path, dest: Path) -> list[str]:
+    """The two paths the project's own get_paths(date) names (the date -> months rule is Q2's)."""
+    from hw3.train import flow_file, load_module
+
+    path = flow_file(project)
+    shown = path.relative_to(project) if path.is_relative_to(project) else path
+    module = load_module(path, f"hw3_data_{path.parent.name}")
+    get_paths = getattr(module.get_paths, "fn", module.get_paths)
+    try:
+        with _environ("HW3_DATA_DIR", str(dest)):
+            paths = get_paths(date)
+    except NotImplementedError:
+        raise Hw3Error(
+            f"{shown}: get_paths is not written yet; fetch months explicitly, e.g. `hw3 data fetch 2021-06 2021-07`"
+        ) from None
+    except ValueError as exc:
+        raise Hw3Error(f"date {date!r}: {exc}") from None
+    if not isinstance(paths, (tuple, list)) or len(paths) != 2:
+        raise Hw3Error(f"{shown}: get_paths({date!r}) returned {paths!r}, not a (train_path, val_path) pair")
+    return [str(p) for p in paths]
+
+
+@contextmanager
+def _environ(name: str, value: str):
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
