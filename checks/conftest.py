@@ -5,6 +5,8 @@ Options:
   --target DIR            the submission to grade (default: homework/ of this project)
   --results-json FILE     also write the grade as Gradescope's results.json
   --prefect-api-url URL   use this running Prefect server instead of starting one
+  --answer-key FILE       grade with this answer key (default: checks/key.json if shipped,
+                          else a key built from the reference solution in solutions/)
 
 The submission's code runs in child processes (harness/runner.py) against a Prefect server
 of this session only (harness/server.py); the grade table is printed at the end.
@@ -43,6 +45,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--target", metavar="DIR", help="folder to grade (default: homework/)")
     group.addoption("--results-json", metavar="FILE", help="write the grade as Gradescope's results.json")
     group.addoption("--prefect-api-url", metavar="URL", help="grade against this running Prefect server")
+    group.addoption("--answer-key", metavar="FILE", help="the answer key (default: checks/key.json, else solutions/)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -89,9 +92,10 @@ def course() -> catalogue.Catalogue:
 
 
 @pytest.fixture(scope="session")
-def key() -> answer_key.AnswerKey:
-    """The shipped key if there is one, else the key of the reference solution."""
-    return answer_key.load(KEY_FILE) if KEY_FILE.exists() else answer_key.build_from_reference(PROJECT_ROOT)
+def key(request: pytest.FixtureRequest) -> answer_key.AnswerKey:
+    """--answer-key, else the shipped key if there is one, else the reference solution's."""
+    given = request.config.getoption("--answer-key") or (KEY_FILE if KEY_FILE.exists() else None)
+    return answer_key.load(given) if given else answer_key.build_from_reference(PROJECT_ROOT)
 
 
 @pytest.fixture(scope="session")

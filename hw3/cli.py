@@ -10,7 +10,7 @@ import sys
 from hw3.errors import Hw3Error
 
 # Modules that add subcommands, in the order `hw3 --help` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("hw3.stubs", "hw3.train", "hw3.data")
+COMMAND_MODULES: tuple[str, ...] = ("hw3.stubs", "hw3.train", "hw3.data", "hw3.grade")
 
 
 def build_parser() -> argparse.ArgumentParser:
