@@ -1,0 +1,102 @@
+"""Submissions for testing the checks: the reference solution with realistic mistakes.
+
+`make_submission(dest, edits)` copies solutions/ to `dest` and applies text edits, each of
+which must match the reference (so a test notices when the reference changes under it).
+`MISTAKES` lists, per question, mistakes students make that must cost that question only.
+`run_checks(target, workdir, ...)` grades a folder with the checks in a child process, as a
+user would from `workdir` (where data/ would hold their real trip files), and returns the
+results.json they wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = PROJECT_ROOT / "solutions"
+SUBMISSION_FILES = ("homework.py", "deployment.py", "answers.toml")
+
+Edits = dict[str, list[tuple[str, str]]]  # file name -> [(old text, new text)], all occurrences
+
+
+@dataclass(frozen=True)
+class Mistake:
+    question: str  # the only question it may cost
+    name: str
+    edits: Edits
+
+
+MISTAKES = (
+    Mistake("Q1", "prints the validation MSE instead of logging it", {
+        "homework.py": [('logger.info(f"validation MSE: {mse}")', 'print(f"validation MSE: {mse}")')],
+    }),
+    Mistake("Q1", "read_data is a plain function, not a task", {
+        "homework.py": [("@task\ndef read_data(", "def read_data("), ("read_data.submit(", "read_data(")],
+    }),
+    Mistake("Q1", "answers run_model", {"answers.toml": [('q1 = "train_model"', 'q1 = "run_model"')]}),
+    Mistake("Q2", "the year does not roll back in January and February", {
+        "homework.py": [(
+            "(first_of_month - relativedelta(months=n) for n in (2, 1))",
+            "(first_of_month.replace(month=(first_of_month.month - n - 1) % 12 + 1) for n in (2, 1))",
+        )],
+    }),
+    Mistake("Q2", "keeps trips of 0 to 60 minutes", {"homework.py": [(".between(1, 60)", ".between(0, 60)")]}),
+    Mistake("Q3", "saves the model as model-{date}.pkl", {"homework.py": [('f"model-{day}.bin"', 'f"model-{day}.pkl"')]}),
+    Mistake("Q3", "saves the DictVectorizer in place of the model", {
+        "homework.py": [('((lr, f"model-{day}.bin")', '((dv, f"model-{day}.bin")')],
+    }),
+    Mistake("Q4", "cron 9 15 * * * (every day at 15:09)", {"deployment.py": [('CRON = "0 9 15 * *"', 'CRON = "9 15 * * *"')]}),
+    Mistake("Q4", "cron with minute and hour swapped", {"deployment.py": [('CRON = "0 9 15 * *"', 'CRON = "9 0 15 * *"')]}),
+    Mistake("Q5", "answers 0", {"answers.toml": [("q5 = 3", "q5 = 0")]}),
+    Mistake("Q5", "answers 10", {"answers.toml": [("q5 = 3", "q5 = 10")]}),
+    Mistake("Q6", "prefect work-queue list", {"answers.toml": [('"prefect work-queue ls"', '"prefect work-queue list"')]}),
+    Mistake("Q6", "prefect work-queue inspect", {"answers.toml": [('"prefect work-queue ls"', '"prefect work-queue inspect"')]}),
+)  # fmt: skip
+
+
+def make_submission(dest: Path, edits: Edits | None = None, source: Path = SOLUTIONS) -> Path:
+    """A copy of the submission files of `source` in `dest`, with `edits` applied."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in SUBMISSION_FILES:
+        shutil.copy(source / name, dest / name)
+    for name, replacements in (edits or {}).items():
+        path = dest / name
+        text = path.read_text(encoding="utf-8")
+        for old, new in replacements:
+            if old not in text:
+                raise ValueError(f"{source / name} no longer contains {old!r}: update the edit in tests/submissions.py")
+            text = text.replace(old, new)
+        path.write_text(text, encoding="utf-8")
+    return dest
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    returncode: int
+    output: str  # pytest's stdout and stderr
+    results: dict  # results.json
+
+    def question(self, qid: str) -> dict:
+        return next(t for t in self.results["tests"] if t["name"].split()[0] == qid)
+
+    def scores(self) -> dict[str, int]:
+        return {t["name"].split()[0]: t["score"] for t in self.results["tests"]}
+
+
+def run_checks(target: Path, workdir: Path, *args: str, timeout: float = 900) -> CheckRun:
+    """`python -m pytest checks --target TARGET --results-json FILE ARGS`, run in `workdir`."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    results_json = workdir / "results.json"
+    argv = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "checks"), "-p", "no:cacheprovider"]
+    argv += ["--rootdir", str(PROJECT_ROOT), "--target", str(target), "--results-json", str(results_json), *args]
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("HW3_DATA", "HW3_MODELS"))}
+    done = subprocess.run(argv, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
+    output = done.stdout + done.stderr
+    assert results_json.is_file(), f"the checks wrote no {results_json.name}:\n{output[-4000:]}"
+    return CheckRun(done.returncode, output, json.loads(results_json.read_text(encoding="utf-8")))
