@@ -1,12 +1,22 @@
 """A stand-in for TLC's web server on 127.0.0.1: serves given bytes by name, answers 404
 otherwise, can break a transfer off after announcing its length, and records every path
-it was asked for."""
+it was asked for. The fixture `tlc_server` points hw3's TLC URLs at it."""
 
 from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from hw3.sample import CACHE_ENV
+from hw3.settings import PROJECT_ROOT
+from hw3.tripdata import URL_TEMPLATE_ENV
+
+GREEN_DIR = PROJECT_ROOT.parent / "shared" / "data"  # real TLC files, beside the project
 
 NOT_FOUND_BODY = b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code></Error>'
 
@@ -61,3 +71,14 @@ class FileServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=10)
+
+
+@pytest.fixture
+def tlc_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FileServer]:
+    """A running FileServer standing in for TLC (under /tlc/); no HW3_DATA_MIRROR unless a
+    test sets one, and a private sample cache under tmp_path/cache."""
+    monkeypatch.delenv("HW3_DATA_MIRROR", raising=False)
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    with FileServer() as running:
+        monkeypatch.setenv(URL_TEMPLATE_ENV, running.tlc_template())
+        yield running

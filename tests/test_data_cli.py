@@ -6,30 +6,20 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from http_server import FileServer
+from http_server import GREEN_DIR, FileServer
+from http_server import tlc_server as server  # noqa: F401 (a fixture)
 
 from hw3 import data, fetch, sample
 from hw3.errors import Hw3Error
 from hw3.settings import PROJECT_ROOT
-from hw3.tripdata import URL_TEMPLATE_ENV
 
-GREEN_DIR = PROJECT_ROOT.parent / "shared" / "data"
 GREEN_JAN = GREEN_DIR / "green_tripdata_2021-01.parquet"
 needs_green = pytest.mark.skipif(not GREEN_JAN.is_file(), reason="needs the real green files in ../shared/data")
 
 
-@pytest.fixture
-def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FileServer]:
-    """TLC's stand-in (under /tlc/), no mirror, and a private sample cache."""
-    monkeypatch.delenv("HW3_DATA_MIRROR", raising=False)
-    monkeypatch.setenv(sample.CACHE_ENV, str(tmp_path / "cache"))
-    with FileServer() as running:
-        monkeypatch.setenv(URL_TEMPLATE_ENV, running.tlc_template())
-        yield running
 
 
 def hw3(*args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess:

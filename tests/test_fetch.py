@@ -4,29 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from http_server import FileServer
+from http_server import GREEN_DIR, FileServer
+from http_server import tlc_server as server  # noqa: F401 (a fixture)
 
 from hw3 import fetch
 from hw3.errors import Hw3Error
-from hw3.settings import PROJECT_ROOT
 from hw3.tripdata import URL_TEMPLATE_ENV
 
-GREEN_DIR = PROJECT_ROOT.parent / "shared" / "data"
 JAN, FEB = "green_tripdata_2021-01.parquet", "green_tripdata_2021-02.parquet"
 pytestmark = pytest.mark.skipif(not (GREEN_DIR / JAN).is_file(), reason="needs the real green files in ../shared/data")
 
 
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FileServer]:
-    """The local server, standing in for TLC (under /tlc/); no mirror unless a test sets one."""
-    monkeypatch.delenv("HW3_DATA_MIRROR", raising=False)
-    with FileServer() as running:
-        monkeypatch.setenv(URL_TEMPLATE_ENV, running.tlc_template())
-        yield running
 
 
 def real(name: str) -> bytes:
