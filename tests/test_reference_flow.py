@@ -1,11 +1,20 @@
 """The reference flow (solutions/homework.py) on the test session's Prefect server: its
-artifacts, its state and logs on the server, its figures against hw3.oracle."""
+artifacts, its state and logs on the server, its figures against hw3.oracle; and `hw3 train`,
+which fetches the months (mirror, TLC, else a synthetic sample) and runs the flow."""
 
 from __future__ import annotations
 
 import datetime
+import functools
+import http.server
+import os
 import pickle
 import re
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -13,6 +22,9 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LinearRegression
 
 from hw3 import oracle
+from hw3.sample import is_sample, write_sample_month
+from hw3.settings import PROJECT_ROOT
+from hw3.tripdata import URL_TEMPLATE_ENV
 
 COURSE_DATE = "2021-08-15"
 TASKS = {"get_paths": 1, "read_data": 2, "prepare_features": 2, "train_model": 1, "run_model": 1}
@@ -115,3 +127,107 @@ def test_a_failed_save_leaves_no_half_written_file(reference, tmp_path):
         reference.save_pickle(unpicklable, target)
     assert pickle.loads(target.read_bytes()) == {"fitted": True}, "the earlier file is kept whole"
     assert [p.name for p in target.parent.iterdir()] == [target.name]
+
+
+# --- `hw3 train`, as a real subprocess ----------------------------------------------------------
+
+@pytest.fixture
+def tlc_stand_in(tmp_path):
+    """A local web server in TLC's place; it serves the folder it yields (empty: every file 404s)."""
+    served = tmp_path / "tlc"
+    served.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield served, f"http://127.0.0.1:{server.server_port}/{{taxi}}_tripdata_{{year:04d}}-{{month:02d}}.parquet"
+    server.shutdown()
+    server.server_close()
+
+
+def hw3_train(*args, cwd, env):
+    """Run `hw3 train` in a fresh interpreter, with this checkout's hw3 importable."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("HW3_")}, "PYTHONPATH": str(PROJECT_ROOT), **env}
+    return subprocess.run([sys.executable, "-m", "hw3.cli", "train", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def train_env(tmp_path, tlc_stand_in):
+    """Folders of an `hw3 train` run: data and models in tmp, downloads going to the stand-in."""
+    return {
+        "HW3_DATA_DIR": str(tmp_path / "data"),
+        "HW3_MODELS_DIR": str(tmp_path / "models"),
+        "HW3_CACHE_DIR": str(tmp_path / "cache"),
+        URL_TEMPLATE_ENV: tlc_stand_in[1],
+    }
+
+
+def assert_trained(result, env, day=COURSE_DATE):
+    """`hw3 train` succeeded and printed the oracle's validation MSE and both artifact paths."""
+    assert result.returncode == 0, result.stderr
+    data_dir, models_dir = Path(env["HW3_DATA_DIR"]), Path(env["HW3_MODELS_DIR"])
+    train_path, val_path = (data_dir / f"fhv_tripdata_{month}.parquet" for month in ("2021-06", "2021-07"))
+    printed = float(re.search(r"validation MSE: (" + NUMBER + ")", result.stdout).group(1))
+    assert printed == pytest.approx(oracle.figures(train_path, val_path).val_mse, abs=1e-9)
+    for artifact in (models_dir / f"model-{day}.bin", models_dir / f"dv-{day}.b"):
+        assert artifact.is_file() and f"saved {artifact}" in result.stdout
+
+
+def test_hw3_train_fetches_the_months_from_the_mirror(prefect_api_url, train_env, tmp_path):
+    mirror = tmp_path / "mirror"
+    for month in (6, 7):
+        write_sample_month(mirror / f"fhv_tripdata_2021-{month:02d}.parquet", 2021, month, rows=3_000)
+    result = hw3_train(cwd=tmp_path, env={**train_env, "HW3_DATA_MIRROR": str(mirror)})
+    assert_trained(result, train_env)
+    for month in (6, 7):
+        name = f"fhv_tripdata_2021-{month:02d}.parquet"
+        assert (Path(train_env["HW3_DATA_DIR"]) / name).read_bytes() == (mirror / name).read_bytes()
+    assert "SYNTHETIC" not in result.stderr
+
+
+def test_hw3_train_downloads_from_tlc(prefect_api_url, train_env, tlc_stand_in, tmp_path):
+    served, _ = tlc_stand_in
+    for month in (6, 7):
+        write_sample_month(served / f"fhv_tripdata_2021-{month:02d}.parquet", 2021, month, rows=2_500)
+    result = hw3_train("--date", "2021-08-16", cwd=tmp_path, env=train_env)
+    assert_trained(result, train_env, day="2021-08-16")
+
+
+def test_hw3_train_makes_up_a_sample_when_no_source_has_the_months(prefect_api_url, train_env, tmp_path):
+    result = hw3_train("--sample-rows", "2500", cwd=tmp_path, env=train_env)
+    assert_trained(result, train_env)
+    assert result.stderr.count("SYNTHETIC") == 2
+    assert all(is_sample(p) for p in Path(train_env["HW3_DATA_DIR"]).iterdir())
+
+
+def test_hw3_train_in_a_student_release_uses_homework(prefect_api_url, train_env, sample_data_dir, tmp_path):
+    project = tmp_path / "release"
+    (project / "homework").mkdir(parents=True)
+    shutil.copy(PROJECT_ROOT / "solutions" / "homework.py", project / "homework" / "homework.py")  # a finished homework
+    shutil.copytree(sample_data_dir, train_env["HW3_DATA_DIR"])
+    result = hw3_train("--project", str(project), cwd=tmp_path, env=train_env)
+    assert_trained(result, train_env)
+    assert f"training with {project / 'homework' / 'homework.py'}" in result.stderr
+
+
+@pytest.mark.parametrize("date", ["2021/08/15", "2021-02-30"])
+def test_hw3_train_rejects_a_bad_date(prefect_api_url, train_env, tmp_path, date):
+    result = hw3_train("--date", date, cwd=tmp_path, env=train_env)
+    assert result.returncode == 2
+    assert f"--date {date!r}" in result.stderr and "YYYY-MM-DD" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not Path(train_env["HW3_MODELS_DIR"]).exists()
+
+
+@pytest.mark.slow
+def test_hw3_train_starts_its_own_temporary_server(train_env, sample_data_dir, tmp_path):
+    """No PREFECT_API_URL: the flow runs on Prefect's temporary local server."""
+    shutil.copytree(sample_data_dir, train_env["HW3_DATA_DIR"])
+    env = {**train_env, "PREFECT_HOME": str(tmp_path / "prefect-home")}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("PREFECT_API_URL", raising=False)
+        result = hw3_train(cwd=tmp_path, env=env)
+    assert_trained(result, train_env)
+    assert "Starting temporary server" in result.stderr
