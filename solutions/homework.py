@@ -143,7 +143,7 @@ def main(date: str | None = None) -> float:
 
     # train_model returns two objects: its future must be resolved before they can be unpacked.
     lr, dv = train_model.submit(df_train, CATEGORICAL).result()
-    val_mse = run_model.submit(df_val, CATEGORICAL, dv, lr).result()
+    val_mse = run_model(df_val, CATEGORICAL, dv, lr)  # called directly: waits and returns the figure
 
     for obj, name in ((lr, f"model-{day}.bin"), (dv, f"dv-{day}.b")):
         save_pickle(obj, models_dir() / name)
