@@ -1,5 +1,7 @@
-"""The `hw3` command. Each subcommand lives in its own module, which exposes
-`register(subparsers)`; that module imports its heavy dependencies only when it runs."""
+"""The `hw3` command: data, the reference run, grading and the instructor tools.
+
+Each subcommand lives in its own module, which exposes `register(subparsers)` and imports
+its heavy dependencies only when it runs."""
 
 from __future__ import annotations
 
