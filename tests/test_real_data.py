@@ -15,10 +15,8 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LinearRegression
 
 from hw3 import oracle
-from hw3.settings import PROJECT_ROOT
 from hw3.tripdata import trip_type
-
-GREEN_DIR = PROJECT_ROOT.parent / "shared" / "data"
+from http_server import GREEN_DIR
 GREEN, FHV = trip_type("green"), trip_type("fhv")
 ROLES = ("pickup", "dropoff", "pickup_location", "dropoff_location")
 GREEN_TO_FHV = {getattr(GREEN, role): getattr(FHV, role) for role in ROLES}

@@ -5,15 +5,12 @@ which fetches the months (mirror, TLC, else a synthetic sample) and runs the flo
 from __future__ import annotations
 
 import datetime
-import functools
-import http.server
 import os
 import pickle
 import re
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -24,7 +21,7 @@ from sklearn.linear_model import LinearRegression
 from hw3 import oracle
 from hw3.sample import is_sample, write_sample_month
 from hw3.settings import PROJECT_ROOT
-from hw3.tripdata import URL_TEMPLATE_ENV
+from http_server import tlc_server  # noqa: F401 (a fixture: a local stand-in for TLC's web server)
 
 COURSE_DATE = "2021-08-15"
 TASKS = {"get_paths": 1, "read_data": 2, "prepare_features": 2, "train_model": 1, "run_model": 1}
@@ -131,37 +128,17 @@ def test_a_failed_save_leaves_no_half_written_file(reference, tmp_path):
 
 # --- `hw3 train`, as a real subprocess ----------------------------------------------------------
 
-@pytest.fixture
-def tlc_stand_in(tmp_path):
-    """A local web server in TLC's place; it serves the folder it yields (empty: every file 404s)."""
-    served = tmp_path / "tlc"
-    served.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
-    handler.log_message = lambda *args: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield served, f"http://127.0.0.1:{server.server_port}/{{taxi}}_tripdata_{{year:04d}}-{{month:02d}}.parquet"
-    server.shutdown()
-    server.server_close()
-
-
 def hw3_train(*args, cwd, env):
     """Run `hw3 train` in a fresh interpreter, with this checkout's hw3 importable."""
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("HW3_")}, "PYTHONPATH": str(PROJECT_ROOT), **env}
-    return subprocess.run([sys.executable, "-m", "hw3.cli", "train", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "hw3.cli", "train", *args], cwd=cwd,
+                          env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), **env},
                           capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture
-def train_env(tmp_path, tlc_stand_in):
-    """Folders of an `hw3 train` run: data and models in tmp, downloads going to the stand-in."""
-    return {
-        "HW3_DATA_DIR": str(tmp_path / "data"),
-        "HW3_MODELS_DIR": str(tmp_path / "models"),
-        "HW3_CACHE_DIR": str(tmp_path / "cache"),
-        URL_TEMPLATE_ENV: tlc_stand_in[1],
-    }
+def train_env(tmp_path, tlc_server):
+    """Folders of an `hw3 train` run, in tmp; TLC is the local stand-in (empty: every file 404s)."""
+    return {"HW3_DATA_DIR": str(tmp_path / "data"), "HW3_MODELS_DIR": str(tmp_path / "models")}
 
 
 def assert_trained(result, env, day=COURSE_DATE):
@@ -187,10 +164,10 @@ def test_hw3_train_fetches_the_months_from_the_mirror(prefect_api_url, train_env
     assert "SYNTHETIC" not in result.stderr
 
 
-def test_hw3_train_downloads_from_tlc(prefect_api_url, train_env, tlc_stand_in, tmp_path):
-    served, _ = tlc_stand_in
+def test_hw3_train_downloads_from_tlc(prefect_api_url, train_env, tlc_server, tmp_path):
     for month in (6, 7):
-        write_sample_month(served / f"fhv_tripdata_2021-{month:02d}.parquet", 2021, month, rows=2_500)
+        name = f"fhv_tripdata_2021-{month:02d}.parquet"
+        tlc_server.files[f"/tlc/{name}"] = write_sample_month(tmp_path / name, 2021, month, rows=2_500).read_bytes()
     result = hw3_train("--date", "2021-08-16", cwd=tmp_path, env=train_env)
     assert_trained(result, train_env, day="2021-08-16")
 
