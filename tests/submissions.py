@@ -10,11 +10,14 @@ results.json they wrote.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,3 +103,18 @@ def run_checks(target: Path, workdir: Path, *args: str, timeout: float = 900) ->
     output = done.stdout + done.stderr
     assert results_json.is_file(), f"the checks wrote no {results_json.name}:\n{output[-4000:]}"
     return CheckRun(done.returncode, output, json.loads(results_json.read_text(encoding="utf-8")))
+
+
+@functools.cache
+def reference_key_file() -> Path:
+    """The reference's answer key, built once per test session and saved to a temporary file."""
+    from hw3 import answer_key
+
+    folder = Path(tempfile.mkdtemp(prefix="hw3-test-key-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return answer_key.build_from_reference(PROJECT_ROOT).save(folder / "key.json")
+
+
+def grade(target: Path, workdir: Path, api_url: str, *args: str) -> CheckRun:
+    """Grade `target` on the session's Prefect server with the reference's key."""
+    return run_checks(target, workdir, "--prefect-api-url", api_url, "--answer-key", str(reference_key_file()), *args)

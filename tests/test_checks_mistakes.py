@@ -1,0 +1,35 @@
+"""Realistic mistakes cost their own question and no other; problems in answers.toml are
+charged to the question of the line, with the line quoted."""
+
+from __future__ import annotations
+
+import pytest
+from submissions import MISTAKES, grade, make_submission
+
+from hw3 import catalogue
+
+COURSE = catalogue.load()
+
+
+@pytest.mark.parametrize("mistake", MISTAKES, ids=lambda m: f"{m.question}: {m.name}")
+def test_mistake_costs_its_question_only(prefect_api_url, tmp_path, mistake):
+    submission = make_submission(tmp_path / "submission", mistake.edits)
+    run = grade(submission, tmp_path / "work", prefect_api_url)
+    expected = {q.id: 0 if q.id == mistake.question else q.points for q in COURSE.questions}
+    assert run.scores() == expected, run.results
+    lost = run.question(mistake.question)
+    assert lost["status"] == "failed" and lost["output"].startswith("failed: "), lost["output"]
+    assert run.returncode == 1
+    assert "Traceback" not in run.output and "error in the checks" not in run.output
+
+
+def test_answers_file_problems(prefect_api_url, tmp_path):
+    submission = make_submission(
+        tmp_path / "submission",
+        {"answers.toml": [('q3 = "13,000 bytes"', "q3 = 13,000 bytes"), ("q5 = 3", 'q5 = "3"'), ("# student_id", "colour")]},
+    )
+    run = grade(submission, tmp_path / "work", prefect_api_url)
+    assert run.scores() == {q.id: 0 if q.id in ("Q3", "Q5") else q.points for q in COURSE.questions}
+    assert "answers.toml, line " in run.question("Q3")["output"] and "`q3 = 13,000 bytes` is not valid TOML" in run.question("Q3")["output"]
+    assert '`q5 = "3"`: write it as q5 = 3 (a whole number, without quotes)' in run.question("Q5")["output"]
+    assert "Note: answers.toml, line" in run.output and "colour" in run.results["output"]
