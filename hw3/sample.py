@@ -1,9 +1,9 @@
 """Synthetic FHV months: offline stand-ins for TLC's for-hire-vehicle trip files.
 
 The real FHV files cannot be downloaded everywhere (CI, this course's sandboxes), so this
-module makes FHV-shaped months: the same columns and types, calibrated to the published
-figures of the real 2021 files (see README): 83% of pickup zones missing, 14% of dropoff
-zones missing, about 3.8% of durations outside 1..60 min (a few negative or zero, some
+module makes FHV-shaped months: the same columns and types, calibrated to the figures the
+course published for the real 2021 files: 83% of pickup zones missing (and, our estimate,
+14% of dropoff zones), about 3.8% of durations outside 1..60 min (a few negative or zero, some
 hours or days long), a raw mean near 19.2 min, and trip durations that a linear model on
 one-hot zones predicts with a validation RMSE near the real 11.637 (2021-06 -> 2021-07).
 
@@ -40,8 +40,8 @@ MIN_ROWS = 2_000  # room for one kept trip per zone besides the 83% without a pi
 PU_ZONES = np.array([z for z in range(1, 266) if z not in (103, 104, 105, 199)], dtype=float)
 DO_ZONES = np.array([z for z in range(1, 266) if z not in (103, 104, 199)], dtype=float)
 
-# Shares, per trip. PU_MISSING is the published 83%; DO_MISSING is the share in the real
-# January 2021 file (about 991,900 of 1,154,112 rows have a dropoff zone).
+# Shares, per trip. PU_MISSING is the published 83%. DO_MISSING is not published: an
+# estimate for 2021 (most FHV trips name their dropoff zone).
 PU_MISSING = 0.83
 DO_MISSING = 0.14
 OUTLIERS = 0.0384  # 44,286 of 1,154,112 trips in January 2021 fall outside 1..60 min
@@ -60,7 +60,7 @@ NOISE_SD = 11.5  # January; times (1 + SUMMER_NOISE) in July
 SUMMER_NOISE = 0.13
 NOISE_SHAPE = 3.0  # gamma shape: trip times are skewed to the right
 FEATURES = len(PU_ZONES) + len(DO_ZONES) + 2  # columns of the course's one-hot matrix
-OVERFIT = 2.1
+OVERFIT = 2.1  # measured: a small sample's validation MSE grows by about OVERFIT * FEATURES / rows
 
 
 @cache
@@ -128,9 +128,9 @@ def sample_month(year: int, month: int, rows: int = DEFAULT_ROWS) -> pd.DataFram
     base = BASE + SUMMER_BASE * summer + month_rng.normal(0.0, BASE_SHIFT_SD)
     mean = base + np.where(pu_missing, PU_MISSING_EFFECT, pu_effect[pu])
     mean += np.where(do_missing, DO_MISSING_EFFECT, do_effect[do])
-    # A linear model fitted to few trips overfits its FEATURES coefficients, which adds about
-    # FEATURES/rows to the squared error on new trips; the noise makes up for it, so a model's
-    # validation error is the same at every sample size.
+    # A linear model fitted to few trips overfits its FEATURES coefficients, which raises its
+    # squared error on new trips; less noise makes up for it, so the validation error is about
+    # the same at every sample size.
     noise_sd = NOISE_SD * (1 + SUMMER_NOISE * summer) / np.sqrt(1 + OVERFIT * FEATURES / n)
     minutes = _kept_durations(rng, mean, noise_sd)
 
@@ -140,11 +140,11 @@ def sample_month(year: int, month: int, rows: int = DEFAULT_ROWS) -> pd.DataFram
     minutes[outliers[:short]] = _short_outliers(rng, short)
     minutes[outliers[short:]] = _long_outliers(rng, len(outliers) - short)
 
-    start = pd.Timestamp(year, month, 1).value // 1000  # microseconds
+    start = np.datetime64(f"{year:04d}-{month:02d}-01", "us")
     month_s = calendar.monthrange(year, month)[1] * 86_400
     pickup_s = np.sort(rng.integers(0, month_s, n))
     order = rng.permutation(n)  # trips in pickup order, zones and durations shuffled over them
-    pickup = (start + pickup_s * 1_000_000).astype("datetime64[us]")
+    pickup = start + (pickup_s * 1_000_000).astype("timedelta64[us]")
     dropoff = pickup + (np.round(minutes[order] * 60) * 1_000_000).astype("timedelta64[us]")
 
     bases = city["bases"]
