@@ -87,7 +87,7 @@ def run_fetch(args: argparse.Namespace) -> int:
     names = wanted_files(args.when, args.taxi, args.project, dest)
     present = {name for name in names if (dest / name).exists()}
     for path in fetch_files(names, dest, progress=not args.no_progress):
-        print(f"{path}: {'already there' if path.name in present else 'downloaded'}")
+        print(f"{path}: {'already there' if path.name in present else 'fetched'}")
     return 0
 
 

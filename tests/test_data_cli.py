@@ -71,7 +71,7 @@ def test_fetch_months_then_skip_them(server: FileServer, tmp_path: Path):
     args = ("data", "fetch", "--taxi", "green", "2021-01", "2021-02", "--dest", str(tmp_path), "--no-progress")
     first = hw3(*args)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.count(": downloaded") == 2
+    assert first.stdout.count(": fetched") == 2
     for name in ("green_tripdata_2021-01.parquet", "green_tripdata_2021-02.parquet"):
         assert (tmp_path / name).read_bytes() == (GREEN_DIR / name).read_bytes()
     second = hw3(*args)
