@@ -131,7 +131,7 @@ def grading(request, target, key, course, prefect_api_url, tmp_path_factory):
     session = GradingSession(target, key, course, prefect_api_url, tmp_path_factory.mktemp("grading"))
     gradebook = request.config.stash[GRADEBOOK]
     gradebook.notes += session.answers.notes
-    session.start()
+    session.start({question_of(item.name) for item in request.session.items if _is_check(item)})
     try:
         yield session
         try:

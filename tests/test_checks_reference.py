@@ -3,7 +3,10 @@ trip files present, and as a user runs them (own server, key built in memory).""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -11,7 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from submissions import SOLUTIONS, grade, run_checks
+from submissions import PROJECT_ROOT, SOLUTIONS, grade, reference_key_file, run_checks
 
 from hw3 import catalogue
 from hw3.sample import is_sample, sample_month
@@ -80,3 +83,25 @@ def test_checks_as_a_user_runs_them(tmp_path):
     assert server_processes(home) == [], "the checks' Prefect server outlived the session"
     print(f"a whole `pytest checks --target solutions` took {seconds:.0f} s")
     assert seconds < 300
+
+
+def hw3_grade(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hw3.cli", "grade", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_hw3_grade_runs_the_checks(prefect_api_url, tmp_path):
+    results = tmp_path / "results.json"
+    done = hw3_grade(
+        "--target", str(SOLUTIONS), "--results-json", str(results), "--prefect-api-url", prefect_api_url,
+        "--", "-k", "q4 or q6", "--answer-key", str(reference_key_file()),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    scores = {t["name"].split()[0]: t["score"] for t in json.loads(results.read_text())["tests"]}
+    assert scores == {"Q1": 0, "Q2": 0, "Q3": 0, "Q4": 2, "Q5": 0, "Q6": 1}
+    assert re.search(r"^Q1 .* 0/2  not run: no check of it was selected$", done.stdout, re.MULTILINE)
+
+
+def test_hw3_grade_refuses_a_missing_target(tmp_path):
+    done = hw3_grade("--target", str(tmp_path / "nowhere"))
+    assert done.returncode == 2
+    assert done.stderr == f"hw3: --target {tmp_path / 'nowhere'}: no such folder; give the folder that holds homework.py\n"

@@ -1,10 +1,8 @@
 """One grading session: the submission, the answer key, the data, and the child runs whose
 results several questions read.
 
-The expensive runs start together, in parallel, as soon as the session opens, and each runs
-once: get_paths over the key's days, the flow on the course date (synthetic sample), the flow
-with the clock set to the key's first frozen day, the deployment's register(), and, if the
-student has the real trip files of the course date, the flow on those.
+The expensive runs (READERS) start together, in parallel, as soon as the session opens, and
+each runs once: those that the selected checks read.
 """
 
 from __future__ import annotations
@@ -23,6 +21,16 @@ from hw3.catalogue import Catalogue
 from hw3.errors import Hw3Error
 from hw3.sample import ensure_sample_month, is_sample
 from hw3.tripdata import month_file, parse_month_file, trip_type
+
+
+# The runs, and the questions whose checks read them.
+READERS = {
+    "paths": {"Q2"},  # get_paths over the key's days
+    "course": {"Q1", "Q2", "Q3"},  # main(date=<course date>) on the synthetic sample
+    "today": {"Q3"},  # main() with the clock set to the key's first frozen day
+    "deployment": {"Q4", "Q5"},  # CRON, TIMEZONE and register()
+    "real": {"Q2", "Q3"},  # main(date=<course date>) on the student's real files, if any
+}
 
 
 class GradingSession:
@@ -76,22 +84,30 @@ class GradingSession:
     def sandbox(self, name: str, data_dir: Path | None = None) -> Sandbox:
         return Sandbox(self.folder / "runs" / name, self.api_url, data_dir or self.sample_dir)
 
-    def start(self) -> None:
-        """Start every run the checks need, in parallel."""
-        runs = {
-            "paths": ("get_paths", self.sandbox("paths"), {"dates": sorted(self.key.paths), "frozen_days": list(self.key.frozen_days)}),
-            "course": ("flow", self.sandbox("course"), {"date": self.key.date}),
-            "today": ("flow", self.sandbox("today"), {"frozen_day": self.key.frozen_days[0]}),
-            "deployment": ("deployment", self.sandbox("deployment"), {}),
-        }
-        if self.real_files:
-            runs["real"] = ("flow", self.sandbox("real", self.real_files[0].parent), {"date": self.key.date})
-        for name, (job, sandbox, request) in runs.items():
-            self._jobs[name] = self._pool.submit(run_probe, job, self.target, sandbox, **request)
+    def _spec(self, name: str) -> tuple[str, Sandbox, dict]:
+        """(probe job, sandbox, request) of the run called `name`."""
+        if name == "paths":
+            return "get_paths", self.sandbox(name), {"dates": sorted(self.key.paths), "frozen_days": list(self.key.frozen_days)}
+        if name == "course":
+            return "flow", self.sandbox(name), {"date": self.key.date}
+        if name == "today":
+            return "flow", self.sandbox(name), {"frozen_day": self.key.frozen_days[0]}
+        if name == "real":
+            return "flow", self.sandbox(name, self.real_files[0].parent), {"date": self.key.date}
+        return "deployment", self.sandbox(name), {}
 
-    def run(self, name: str) -> ProbeResult:
-        """The result of a run started by start()."""
-        return self._jobs[name].result()
+    def start(self, questions: set[str]) -> None:
+        """Start, in parallel, the runs that the checks of `questions` read."""
+        for name, readers in READERS.items():
+            if readers & questions and (name != "real" or self.real_files):
+                self.run(name, wait=False)
+
+    def run(self, name: str, wait: bool = True) -> ProbeResult | None:
+        """The result of a run (started now if it was not yet)."""
+        if name not in self._jobs:
+            job, sandbox, request = self._spec(name)
+            self._jobs[name] = self._pool.submit(run_probe, job, self.target, sandbox, **request)
+        return self._jobs[name].result() if wait else None
 
     def finished(self, name: str) -> ProbeResult:
         """The result of a run that went through; the check ends here otherwise."""
@@ -160,22 +176,22 @@ class GradingSession:
 
     def figure_lines(self) -> list[str]:
         """The validation MSE and the DictVectorizer size the student's code produced."""
-        if "course" not in self._jobs:
-            return []
         q2, q3 = self.course["Q2"], self.course["Q3"]
         lines = []
-        for name, where, expected in (("course", "synthetic sample", self.expected), ("real", "your real files", None)):
-            if name == "real" and not self.real_files:
-                lines.append(
-                    f"real trip files for {self.key.date} not found in {settings.data_dir()}/: the figures of your answers "
-                    f"come from them (`hw3 data fetch {self.key.date}` downloads them)"
-                )
+        for name, where in (("course", "synthetic sample"), ("real", "your real files")):
+            if name not in self._jobs:
                 continue
+            expected = self.expected if name == "course" else None
             reading = self.reported_mse(name)
             dv = self.artifact(name, "dv", self.key.date)
             size = dv.stat().st_size if dv.is_file() else None
             lines.append(figure_line("validation MSE", reading and reading.value, expected and expected.val_mse, q2, where=where))
             lines.append(figure_line(dv.name, size, expected and expected.dv_size_bytes, q3, unit=" bytes", where=where))
+        if lines and not self.real_files:
+            lines.append(
+                f"real trip files for {self.key.date} not found in {settings.data_dir()}/: the figures of your answers "
+                f"come from them (`hw3 data fetch {self.key.date}` downloads them)"
+            )
         return lines
 
     def close(self) -> None:
