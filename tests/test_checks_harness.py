@@ -54,6 +54,21 @@ def test_probe_reports_paths_prints_and_the_frozen_day(tmp_path):
     assert result.stdout == "loading\ncalled 2021-08-15\ncalled None\n"
 
 
+def test_get_paths_task_may_log(tmp_path):
+    result = get_paths_probe(
+        tmp_path,
+        """
+        from prefect import get_run_logger, task
+        @task
+        def get_paths(date):
+            get_run_logger().info("paths for %s", date)
+            return ("a", "b")
+        """,
+    )
+    assert result.data["dates"]["2021-08-15"] == {"paths": ["a", "b"]}
+    assert result.data["today"]["2022-01-10"] == {"paths": ["a", "b"]}
+
+
 def test_probe_sees_the_target_and_site_packages_only(tmp_path):
     result = get_paths_probe(
         tmp_path,
