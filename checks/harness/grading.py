@@ -158,7 +158,7 @@ def figure_line(label: str, yours: float | None, expected: float | None, questio
 
     def show(value: float | None) -> str:
         if value is None:
-            return "none"
+            return "not produced"
         text = f"{value:,.0f}" if unit else f"{value:.{digits}f}"
         return f"{text}{unit}"
 

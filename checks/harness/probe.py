@@ -26,6 +26,7 @@ import json
 import os
 import sys
 import traceback
+import uuid
 from pathlib import Path
 
 NOT_ATTEMPTED = "not attempted"
@@ -215,7 +216,10 @@ def job_deployment(request: dict, report: Report) -> None:
         raise JobFailed("register() still raises NotImplementedError", NOT_ATTEMPTED) from exc
     except Exception as exc:
         raise JobFailed(f"register() {report.describe(exc)}") from exc
-    report.fields["deployment_id"] = str(deployment_id)
+    try:
+        report.fields["deployment_id"] = str(uuid.UUID(str(deployment_id)))
+    except ValueError:
+        raise JobFailed(f"register() returned {deployment_id!r}, not the id of the deployment") from None
 
 
 JOBS = {"get_paths": job_get_paths, "flow": job_flow, "deployment": job_deployment}

@@ -28,7 +28,7 @@ TIMEOUT_S = float(os.environ.get("HW3_CHECK_TIMEOUT_S") or 300)
 MEMORY_MB = int(os.environ.get("HW3_CHECK_MEMORY_MB") or 6144)
 
 # Variables a child inherits from the checks' own environment; everything else is dropped.
-KEPT_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR", "HW3_CACHE_DIR")
+KEPT_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
 TERMINAL_COLUMNS = "250"  # wide enough that `prefect ... ls` tables don't cut names
 
 
