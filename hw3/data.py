@@ -11,7 +11,6 @@ import argparse
 import os
 import re
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 from hw3 import settings
@@ -147,34 +146,8 @@ def wanted_files(when: list[str], taxi: str, project: Path, dest: Path) -> list[
 
 def _course_paths(date: str, project: Path, dest: Path) -> list[str]:
     """The two paths the project's own get_paths(date) names (the date -> months rule is Q2's)."""
-    from hw3.train import flow_file, load_module
+    from hw3.project import flow_file, load_module, paths_for
 
     path = flow_file(project)
     shown = path.relative_to(project) if path.is_relative_to(project) else path
-    module = load_module(path, f"hw3_data_{path.parent.name}")
-    get_paths = getattr(module.get_paths, "fn", module.get_paths)
-    try:
-        with _environ("HW3_DATA_DIR", str(dest)):
-            paths = get_paths(date)
-    except NotImplementedError:
-        raise Hw3Error(
-            f"{shown}: get_paths is not written yet; fetch months explicitly, e.g. `hw3 data fetch 2021-06 2021-07`"
-        ) from None
-    except ValueError as exc:
-        raise Hw3Error(f"date {date!r}: {exc}") from None
-    if not isinstance(paths, (tuple, list)) or len(paths) != 2:
-        raise Hw3Error(f"{shown}: get_paths({date!r}) returned {paths!r}, not a (train_path, val_path) pair")
-    return [str(p) for p in paths]
-
-
-@contextmanager
-def _environ(name: str, value: str):
-    old = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = old
+    return paths_for(load_module(path, f"hw3_data_{path.parent.name}"), shown, date, dest)

@@ -8,16 +8,12 @@ folder (downloaded, copied from the mirror, or made up as a synthetic sample).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
-from types import ModuleType
 
 from hw3 import settings
 from hw3.errors import Hw3Error
-
-FLOW_FILES = ("solutions/homework.py", "homework/homework.py")  # the first one found is used
-
+from hw3.project import FLOW_FILES, flow_file, load_module, paths_for
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -33,22 +29,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def load_module(path: Path, name: str) -> ModuleType:
-    """Import a Python file by its path, under the module name `name`."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def flow_file(project: Path) -> Path:
-    """The homework file to train with: the reference solution, else the student's file."""
-    for relative in FLOW_FILES:
-        if (project / relative).is_file():
-            return project / relative
-    raise Hw3Error(f"{project}: found neither {' nor '.join(FLOW_FILES)}; pass the project folder with --project")
-
-
 def run(args: argparse.Namespace) -> int:
     from hw3 import catalogue, data
 
@@ -59,13 +39,7 @@ def run(args: argparse.Namespace) -> int:
     homework = load_module(path, f"hw3_train_{path.parent.name}")
     date = args.date or catalogue.load().date
 
-    get_paths = getattr(homework.get_paths, "fn", homework.get_paths)  # the task's plain function
-    try:
-        paths = get_paths(date)
-    except ValueError as exc:
-        raise Hw3Error(f"--date {date!r}: {exc}") from None
-    except NotImplementedError as exc:
-        raise Hw3Error(f"{path}: {exc}") from None
+    paths = paths_for(homework, path, date, date_label="--date")
     rows = {} if args.sample_rows is None else {"rows": args.sample_rows}
     data.ensure_files([Path(p) for p in paths], **rows)
 

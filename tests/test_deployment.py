@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hw3.settings import PROJECT_ROOT
-from hw3.train import load_module
+from hw3.project import load_module
 
 
 @pytest.fixture(scope="module")
