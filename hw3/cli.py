@@ -7,18 +7,27 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 
 from hw3.errors import Hw3Error
 
 # Modules that add subcommands, in the order `hw3 --help` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("hw3.stubs", "hw3.train", "hw3.data", "hw3.grade")
+COMMAND_MODULES: tuple[str, ...] = ("hw3.stubs", "hw3.train", "hw3.data", "hw3.grade", "hw3.release")
+# Instructor-only modules: the student release (`hw3 release`) leaves them out, and `hw3`
+# then offers none of their commands.
+INSTRUCTOR_MODULES: frozenset[str] = frozenset({"hw3.key", "hw3.variants", "hw3.release"})
+
+
+def available(name: str) -> bool:
+    """Whether command module `name` is here (an instructor-only one is missing in a release)."""
+    return name not in INSTRUCTOR_MODULES or importlib.util.find_spec(name) is not None
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hw3", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in filter(available, COMMAND_MODULES):
         importlib.import_module(name).register(subparsers)
     return parser
 
