@@ -3,7 +3,7 @@
 `main(date)` trains a linear regression on the for-hire-vehicle trips of the month two
 months before `date`, validates it on the month before `date`, logs what it measured and
 pickles the model and the DictVectorizer into the models folder. It returns the
-validation MSE.
+validation MSE. With HW3_TAXI=green (or yellow) it reads that trip type's files instead.
 
 Folders: trip files are read from `data/` (or `$HW3_DATA_DIR`), artifacts are written to
 `models/` (or `$HW3_MODELS_DIR`), both relative to the working directory.
@@ -25,7 +25,26 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import root_mean_squared_error
 
-CATEGORICAL = ["PUlocationID", "DOlocationID"]
+# Each trip type's names for the pick-up time, drop-off time, pick-up zone and drop-off
+# zone, as TLC's files have them (data/manifest.toml lists every column of each type).
+COLUMNS = {
+    "fhv": ("pickup_datetime", "dropOff_datetime", "PUlocationID", "DOlocationID"),
+    "green": ("lpep_pickup_datetime", "lpep_dropoff_datetime", "PULocationID", "DOLocationID"),
+    "yellow": ("tpep_pickup_datetime", "tpep_dropoff_datetime", "PULocationID", "DOLocationID"),
+}
+
+
+def taxi() -> str:
+    """The trip type the files hold: $HW3_TAXI (fhv, green or yellow), else fhv."""
+    name = os.environ.get("HW3_TAXI") or "fhv"
+    if name not in COLUMNS:
+        raise ValueError(f"HW3_TAXI={name!r} is not a trip type; use one of {', '.join(COLUMNS)}")
+    return name
+
+
+def categorical() -> list[str]:
+    """The zone columns, the model's features (PUlocationID and DOlocationID for FHV trips)."""
+    return list(COLUMNS[taxi()][2:])
 
 
 def data_dir() -> Path:
@@ -49,7 +68,8 @@ def prepare_features(df: pd.DataFrame, categorical: list[str], train: bool = Tru
     """Add the trip duration in minutes, keep trips of 1 to 60 minutes and turn the
     location IDs into strings (a missing ID becomes "-1")."""
     logger = get_run_logger()
-    minutes = (df["dropOff_datetime"] - df["pickup_datetime"]).dt.total_seconds() / 60
+    pickup, dropoff = COLUMNS[taxi()][:2]
+    minutes = (df[dropoff] - df[pickup]).dt.total_seconds() / 60
     df = df.assign(duration=minutes)
     df = df[df["duration"].between(1, 60)].copy()
     logger.info(f"mean duration of the {'training' if train else 'validation'} trips: {df['duration'].mean()} min")
@@ -78,6 +98,7 @@ def run_model(df: pd.DataFrame, categorical: list[str], dv: DictVectorizer, lr: 
     """Predict the validation trips; return the MSE (again the root of the mean squared error)."""
     logger = get_run_logger()
     X_val = dv.transform(df[categorical].to_dict(orient="records"))
+    logger.info(f"X_val has shape {X_val.shape}")
     mse = root_mean_squared_error(df["duration"].to_numpy(), lr.predict(X_val))
     logger.info(f"validation MSE: {mse}")
     return float(mse)
@@ -107,7 +128,7 @@ def get_paths(date: str | datetime.date | None = None) -> tuple[str, str]:
     before it (validation)."""
     first_of_month = run_date(date).replace(day=1)
     train_month, val_month = (first_of_month - relativedelta(months=n) for n in (2, 1))
-    return tuple(str(data_dir() / f"fhv_tripdata_{month:%Y-%m}.parquet") for month in (train_month, val_month))
+    return tuple(str(data_dir() / f"{taxi()}_tripdata_{month:%Y-%m}.parquet") for month in (train_month, val_month))
 
 
 def save_pickle(obj: object, path: Path) -> None:
@@ -138,12 +159,13 @@ def main(date: str | None = None) -> float:
             )
 
     # The two months are read and prepared concurrently; passing a future to a task waits for it.
-    df_train = prepare_features.submit(read_data.submit(train_path), CATEGORICAL)
-    df_val = prepare_features.submit(read_data.submit(val_path), CATEGORICAL, train=False)
+    zones = categorical()
+    df_train = prepare_features.submit(read_data.submit(train_path), zones)
+    df_val = prepare_features.submit(read_data.submit(val_path), zones, train=False)
 
     # train_model returns two objects: its future must be resolved before they can be unpacked.
-    lr, dv = train_model.submit(df_train, CATEGORICAL).result()
-    val_mse = run_model(df_val, CATEGORICAL, dv, lr)  # called directly: waits and returns the figure
+    lr, dv = train_model.submit(df_train, zones).result()
+    val_mse = run_model(df_val, zones, dv, lr)  # called directly: waits and returns the figure
 
     for obj, name in ((lr, f"model-{day}.bin"), (dv, f"dv-{day}.b")):
         save_pickle(obj, models_dir() / name)
