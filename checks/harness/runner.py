@@ -39,6 +39,7 @@ class Sandbox:
     folder: Path
     api_url: str
     data_dir: Path
+    taxi: str = "fhv"  # the trip type of the variant graded (HW3_TAXI of the child)
 
     @property
     def models_dir(self) -> Path:
@@ -54,6 +55,7 @@ class Sandbox:
             PREFECT_API_URL=self.api_url,
             PREFECT_HOME=str(self.folder / "prefect-home"),
             HW3_DATA_DIR=str(self.data_dir),
+            HW3_TAXI=self.taxi,
             HW3_MODELS_DIR=str(self.models_dir),
             TZ="UTC",
             COLUMNS=TERMINAL_COLUMNS,
