@@ -6,7 +6,12 @@ A key holds, for one variant of the homework (trip type and course date):
     ("train|val", names without folders). The table covers year wraps and zero padding;
     `frozen_days` are the days on which the checks also call get_paths(None) with the clock
     set to that day, and the first of them is the day of the checks' frozen-clock flow run;
-  * `figures`: plain numbers that are not answers (none yet).
+  * `figures`: plain numbers that are not answers (none yet);
+  * `options`: per question key, the options of this variant where they are not the
+    catalogue's (Q2/Q3 of another month or trip type, see hw3/variants.py);
+  * `students`: per-student variants, student id -> {"date", "answers", "options"}: the
+    rows of `hw3 key --variants`. `for_student(id)` is the key of that student's variant;
+    the top level is the default variant (unknown ids and submissions without student_id).
 Anyone can hash a guess and compare: the digests keep answers out of sight, not secret.
 
 `build_from_reference()` makes a key from the catalogue's published answers and from the
@@ -20,7 +25,7 @@ import json
 import os
 import secrets
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from hw3 import catalogue, settings
@@ -48,6 +53,8 @@ class AnswerKey:
     paths: dict[str, str]
     frozen_days: tuple[str, ...]
     figures: dict[str, float] = field(default_factory=dict)
+    options: dict[str, list[str]] = field(default_factory=dict)
+    students: dict[str, dict] = field(default_factory=dict)
 
     def digest(self, *parts: str) -> str:
         text = "\x1f".join((self.salt, *parts))
@@ -70,6 +77,33 @@ class AnswerKey:
         """The (train, val) pair among file `names` that get_paths(day) must return."""
         return next(((t, v) for t in names for v in names if self.paths_are(day, t, v)), None)
 
+    def catalogue(self, course: catalogue.Catalogue) -> catalogue.Catalogue:
+        """`course` with this variant's options in place of the catalogue's."""
+        questions = tuple(
+            replace(q, options=tuple(self.options[q.key])) if q.key in self.options else q for q in course.questions
+        )
+        return replace(course, questions=questions)
+
+    def with_student(self, student_id: str, date: str, answers: dict[str, str], options: dict[str, list[str]]) -> None:
+        """Add a student's variant: their course date, answers in clear, their own options."""
+        digests = {q: self.digest("answer", q, option) for q, option in answers.items()}
+        self.students[student_id] = {"date": date, "answers": digests, "options": options}
+
+    def for_student(self, student_id: str | None) -> AnswerKey:
+        """The key of that student's variant; the default variant if the id has none."""
+        row = self.students.get(student_id) if student_id is not None else None
+        return self if row is None else replace(self, date=row["date"], answers=row["answers"], options=row["options"])
+
+    def student_problem(self, student_id: str | None) -> str | None:
+        """Why a submission is graded against the default variant of a key with per-student
+        variants (None: it has its own row, or the key has no variants)."""
+        if not self.students or student_id in self.students:
+            return None
+        default = f"graded against the default variant (date {self.date})"
+        if not student_id:
+            return f"answers.toml has no student_id, but this course gives each student a variant: {default}; add your student_id = \"...\""
+        return f"student_id {student_id!r} of answers.toml is not in the course's answer key: {default}; check the id against your handout"
+
     def save(self, path: str | os.PathLike) -> Path:
         path = Path(path)
         part = path.with_name(f".{path.name}.part")
@@ -90,9 +124,11 @@ def load(path: str | os.PathLike) -> AnswerKey:
         raise Hw3Error(f"{path}: not a readable answer key ({exc}); rebuild it from the reference solution") from exc
 
 
-def make(answers: dict[str, str], paths: dict[str, tuple[str, str]], *, taxi: str, date: str, salt: str | None = None) -> AnswerKey:
-    """A key from answers in clear ({q1: option}) and paths ({day: (train, val)})."""
-    key = AnswerKey(salt or secrets.token_hex(16), taxi, date, {}, {}, FROZEN_DAYS)
+def make(answers: dict[str, str], paths: dict[str, tuple[str, str]], *, taxi: str, date: str, salt: str | None = None,
+         options: dict[str, list[str]] | None = None) -> AnswerKey:
+    """A key from answers in clear ({q1: option}) and paths ({day: (train, val)}); `options`
+    are the variant's own options of some questions."""
+    key = AnswerKey(salt or secrets.token_hex(16), taxi, date, {}, {}, FROZEN_DAYS, options=dict(options or {}))
     key.answers.update({q: key.digest("answer", q, option) for q, option in answers.items()})
     key.paths.update({day: key.digest("paths", day, f"{Path(t).name}|{Path(v).name}") for day, (t, v) in paths.items()})
     return key
@@ -113,23 +149,26 @@ def build_from_reference(project_root: str | os.PathLike = settings.PROJECT_ROOT
         raise Hw3Error(f"{reference / 'homework.py'} is missing: the key is built from the reference solution")
     return make(
         {q.key: q.answer for q in course.questions},
-        _reference_paths(project_root, reference),
+        reference_paths(project_root, course.taxi),
         taxi=course.taxi,
         date=course.date,
     )
 
 
-def _reference_paths(project_root: Path, reference: Path) -> dict[str, tuple[str, str]]:
-    """Run the reference get_paths over DATES and FROZEN_DAYS, in a child process."""
+def reference_paths(project_root: Path, taxi: str, dates: tuple[str, ...] = ()) -> dict[str, tuple[str, str]]:
+    """Run the reference get_paths (trip type `taxi`) over DATES, FROZEN_DAYS and `dates`,
+    in a child process."""
     import tempfile
 
     if str(project_root) not in sys.path:
         sys.path.insert(0, str(project_root))
     from checks.harness.runner import Sandbox, run_probe
 
+    reference = Path(project_root) / "solutions"
     with tempfile.TemporaryDirectory(prefix="hw3-key-") as folder:
-        sandbox = Sandbox(Path(folder), api_url="", data_dir=Path(folder) / "data")
-        result = run_probe("get_paths", reference, sandbox, dates=list(DATES), frozen_days=list(FROZEN_DAYS))
+        sandbox = Sandbox(Path(folder), api_url="", data_dir=Path(folder) / "data", taxi=taxi)
+        days = list(dict.fromkeys((*DATES, *dates)))
+        result = run_probe("get_paths", reference, sandbox, dates=days, frozen_days=list(FROZEN_DAYS))
     if not result.ok:
         raise Hw3Error(f"{reference / 'homework.py'}: get_paths failed while building the answer key: {result.reason}")
     calls = {**result.data["dates"], **result.data["today"]}
