@@ -1,8 +1,9 @@
 """The graded checks: `pytest checks/` grades homework/, `--target DIR` any folder laid out
-like it (homework.py, deployment.py, answers.toml).
+like it (homework.py, deployment.py, answers.toml), `--target DIR/homework.ipynb` a notebook
+in place of homework.py.
 
 Options:
-  --target DIR            the submission to grade (default: homework/ of this project)
+  --target DIR|NOTEBOOK   the submission to grade (default: homework/ of this project)
   --results-json FILE     also write the grade as Gradescope's results.json
   --prefect-api-url URL   use this running Prefect server instead of starting one
   --answer-key FILE       grade with this answer key (default: checks/key.json if shipped,
@@ -42,7 +43,7 @@ GRADEBOOK = pytest.StashKey[Gradebook]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("hw3", "grading the homework")
-    group.addoption("--target", metavar="DIR", help="folder to grade (default: homework/)")
+    group.addoption("--target", metavar="DIR|NOTEBOOK", help="folder or .ipynb notebook to grade (default: homework/)")
     group.addoption("--results-json", metavar="FILE", help="write the grade as Gradescope's results.json")
     group.addoption("--prefect-api-url", metavar="URL", help="grade against this running Prefect server")
     group.addoption("--answer-key", metavar="FILE", help="the answer key (default: checks/key.json, else solutions/)")
@@ -99,12 +100,15 @@ def key(request: pytest.FixtureRequest) -> answer_key.AnswerKey:
 
 
 @pytest.fixture(scope="session")
-def target(request: pytest.FixtureRequest) -> Path:
+def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder to grade; a notebook is graded from a staging copy (harness/target.py)."""
+    from checks.harness.target import resolve
+
     given = request.config.getoption("--target")
-    folder = Path(given).resolve() if given else PROJECT_ROOT / "homework"
-    if not folder.is_dir():
-        raise pytest.UsageError(f"--target {given}: no such folder")
-    return folder
+    try:
+        return resolve(given, PROJECT_ROOT / "homework", tmp_path_factory.mktemp("notebook"))
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 @pytest.fixture(scope="session")
