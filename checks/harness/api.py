@@ -10,8 +10,8 @@ import time
 from dataclasses import dataclass
 from uuid import UUID
 
-SETTLE_S = 1.0  # the server's records count as complete once unchanged for this long...
-WAIT_S = 20.0  # ...or after this long
+SETTLE_S = 1.0  # pause between two reads of a flow run's records
+WAIT_S = 20.0  # the longest wait for them to be complete
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,9 @@ def _call(api_url: str, work):
 def flow_run(api_url: str, flow_run_id: str) -> FlowRunRecord:
     """The flow run's state, task runs and logs, once the server has recorded them all.
 
-    Task runs reach the server as events and logs in batches, shortly after the run: read
-    again until nothing changes for SETTLE_S and every task run has finished.
+    Logs reach the server directly, task runs as events a moment later: read again until every
+    task run that a log names is there and finished (or, with no such log, until nothing changed
+    for SETTLE_S), for at most WAIT_S.
     """
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
     from prefect.client.schemas.sorting import LogSort
@@ -60,15 +61,16 @@ def flow_run(api_url: str, flow_run_id: str) -> FlowRunRecord:
         names = []
         for task in tasks:
             names += [task.name.rsplit("-", 1)[0], task.task_key.rsplit("-", 1)[0]]
-        settled = all(task.state is not None and task.state.is_final() for task in tasks)
+        logged = {log.task_run_id for log in logs if log.task_run_id}
+        complete = logged <= {task.id for task in tasks} and all(task.state and task.state.is_final() for task in tasks)
         record = FlowRunRecord(run.state_type.value, run.state_name, tuple(names), tuple(log.message for log in logs))
-        return record, settled
+        return record, complete, bool(logged)
 
     deadline = time.monotonic() + WAIT_S
     previous = None
     while True:
-        record, settled = _call(api_url, read)
-        if settled and record == previous or time.monotonic() > deadline:
+        record, complete, evidence = _call(api_url, read)
+        if complete and (evidence or record == previous) or time.monotonic() > deadline:
             return record
         previous = record
         time.sleep(SETTLE_S)
