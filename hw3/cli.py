@@ -13,7 +13,7 @@ import sys
 from hw3.errors import Hw3Error
 
 # Modules that add subcommands, in the order `hw3 --help` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("hw3.stubs", "hw3.train", "hw3.data", "hw3.grade", "hw3.release")
+COMMAND_MODULES: tuple[str, ...] = ("hw3.stubs", "hw3.train", "hw3.data", "hw3.grade", "hw3.release", "hw3.key")
 # Instructor-only modules: the student release (`hw3 release`) leaves them out, and `hw3`
 # then offers none of their commands.
 INSTRUCTOR_MODULES: frozenset[str] = frozenset({"hw3.key", "hw3.variants", "hw3.release"})
