@@ -88,15 +88,24 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def course() -> catalogue.Catalogue:
-    return catalogue.load()
+def course(key: answer_key.AnswerKey) -> catalogue.Catalogue:
+    """The catalogue, with the options of the submission's variant."""
+    return key.catalogue(catalogue.load())
 
 
 @pytest.fixture(scope="session")
-def key(request: pytest.FixtureRequest) -> answer_key.AnswerKey:
-    """--answer-key, else the shipped key if there is one, else the reference solution's."""
+def key(request: pytest.FixtureRequest, target: Path) -> answer_key.AnswerKey:
+    """--answer-key, else the shipped key if there is one, else the reference solution's;
+    its row for the submission's student_id when the key has per-student variants."""
+    from checks.harness import answers
+
     given = request.config.getoption("--answer-key") or (KEY_FILE if KEY_FILE.exists() else None)
-    return answer_key.load(given) if given else answer_key.build_from_reference(PROJECT_ROOT)
+    full = answer_key.load(given) if given else answer_key.build_from_reference(PROJECT_ROOT)
+    student = answers.read(target, catalogue.load()).student_id
+    problem = full.student_problem(student)
+    if problem:
+        request.config.stash[GRADEBOOK].notes.append(problem)
+    return full.for_student(student)
 
 
 @pytest.fixture(scope="session")

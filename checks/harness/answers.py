@@ -41,6 +41,12 @@ class Answers:
     problems: dict[str, str] = field(default_factory=dict)  # question key -> message
     notes: list[str] = field(default_factory=list)  # problems no question is charged for
 
+    @property
+    def student_id(self) -> str | None:
+        """The student_id line's value (None if there is none, or it is not a string)."""
+        entry = self.entries.get("student_id")
+        return entry.value if entry and isinstance(entry.value, str) and entry.value.strip() else None
+
     def where(self, entry: Entry) -> str:
         return f"{self.path.name}, line {entry.line}: `{entry.text}`"
 

@@ -19,8 +19,9 @@ from hw3 import oracle, settings
 from hw3.answer_key import AnswerKey
 from hw3.catalogue import Catalogue
 from hw3.errors import Hw3Error
-from hw3.sample import ensure_sample_month, is_sample
+from hw3.sample import DEFAULT_ROWS, is_sample
 from hw3.tripdata import month_file, parse_month_file, trip_type
+from hw3.variants import ensure_sample_as
 
 
 # The runs, and the questions whose checks read them.
@@ -63,7 +64,7 @@ class GradingSession:
         for day in (self.key.date, self.key.frozen_days[0]):
             for name in self.expected_files(day):
                 _, year, month = parse_month_file(name)
-                ensure_sample_month(folder, year, month)
+                ensure_sample_as(folder, self.key.taxi, year, month, DEFAULT_ROWS)
         return folder
 
     @cached_property
@@ -82,7 +83,7 @@ class GradingSession:
     # -- child runs ---------------------------------------------------------------------
 
     def sandbox(self, name: str, data_dir: Path | None = None) -> Sandbox:
-        return Sandbox(self.folder / "runs" / name, self.api_url, data_dir or self.sample_dir)
+        return Sandbox(self.folder / "runs" / name, self.api_url, data_dir or self.sample_dir, self.key.taxi)
 
     def _spec(self, name: str) -> tuple[str, Sandbox, dict]:
         """(probe job, sandbox, request) of the run called `name`."""
@@ -138,10 +139,16 @@ class GradingSession:
         return self.sandbox(name).models_dir / f"{kind}-{day}.{suffix}"
 
     def check_choice(self, question, wrong: str) -> None:
-        """Fail unless the student's answer to a choice question is the key's option."""
-        option = self.answers.option(question)
+        """Fail unless the student's answer to a choice question is the key's option. For a
+        question whose options are the variant's own (Q2, Q3), a failure also says when the
+        submission is graded against the default variant (student_id missing or unknown)."""
+        problem = self.key.student_problem(self.answers.student_id) if question.key in self.key.options else None
+        if problem:  # their answer may be an option of their own variant, not of the default's
+            option = question.normalise(self.answers.value(question))
+        else:
+            option = self.answers.option(question)
         if not self.key.answer_is(question.key, option):
-            fail(f"{question.key} = {option!r} {wrong}")
+            fail(f"{question.key} = {option!r} {wrong}" + (f" ({problem})" if problem else ""))
 
     def schedule_problem(self) -> str | None:
         """Why the deployment register() made is not on the expected schedule (None: it is)."""
