@@ -37,10 +37,6 @@ def fire_times(expression: str) -> list[datetime.datetime]:
     return asyncio.run(times())
 
 
-def same_schedule(a: str, b: str) -> bool:
-    return fire_times(a) == fire_times(b)
-
-
 def as_option(expression: str, options: tuple[str, ...]) -> str | None:
     """The option with the same fire times as `expression`, or None.
 
