@@ -1,5 +1,5 @@
-"""Q4: deployment.CRON fires at the times asked for (compared by fire times, so "00 9 15 * *"
-is as good as the option), and register() puts a deployment on that schedule on the server."""
+"""Q4: deployment.CRON fires at the times asked for (compared by fire times, so "00 6 1 * *"
+is as good as an option "0 6 1 * *"), and register() puts a deployment on that schedule on the server."""
 
 from checks.harness import cron
 from checks.harness.grading import fail, not_attempted

@@ -30,8 +30,8 @@ class Question:
     def normalise(self, value: object) -> str | None:
         """Map a student's answer onto one of the options, or None if it matches none.
 
-        Numbers may be written with or without separators and units ("13000" is the
-        option "13,000 bytes"); cron expressions and commands are compared with their
+        Numbers may be written with or without separators and units ("1500" is the
+        option "1,500 bytes"); cron expressions and commands are compared with their
         white space folded.
         """
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
@@ -71,7 +71,7 @@ class Catalogue:
 
 
 def _number(text: str) -> float | None:
-    """The number in an option or answer ("13,000 bytes" -> 13000.0), or None."""
+    """The number in an option or answer ("1,500 bytes" -> 1500.0), or None."""
     match = re.fullmatch(r"\s*([0-9][0-9,]*(?:\.[0-9]+)?)\s*(?:bytes?)?\s*", text)
     return float(match.group(1).replace(",", "")) if match else None
 

@@ -153,8 +153,8 @@ class Gradebook:
 
 
 def figure_line(label: str, yours: float | None, expected: float | None, question: Question, *, unit: str = "", digits: int = 5, where: str) -> str:
-    """'validation MSE (sample): yours 11.50235, expected 11.50235; Q2 options: 11.637 (closest
-    to yours) | 11.837 | ...'."""
+    """'validation MSE (sample): yours 1.23456, expected 1.23456; Q2 options: 1.2 (closest
+    to yours) | 2.4 | ...'."""
 
     def show(value: float | None) -> str:
         if value is None:
