@@ -9,7 +9,8 @@ Steps (each is timed; progress goes to stderr):
      the variants' dates, in a child process;
   2. data: the two months of each variant's date, fetched (HW3_DATA_MIRROR, then TLC) into
      the data folder, or synthetic FHV months with --sample;
-  3. server: an isolated `prefect server start` (checks/harness/server.py);
+  3. server: an isolated `prefect server start` (checks/harness/server.py), unless
+     --prefect-api-url names a running server;
   4. flow <date>: the reference's main(date) on that server, per variant date; its logs give
      the training and validation rows, the feature count and the validation MSE (full
      precision), its saved dv-<date>.b the DictVectorizer's size in bytes;
@@ -37,6 +38,7 @@ import argparse
 import datetime
 import json
 import re
+import secrets
 import shlex
 import sys
 import tempfile
@@ -79,6 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--variants", type=Path, metavar="ROSTER", help="CSV roster (student_id column): one variant per student")
     parser.add_argument("--months", help="range of the students' dates, YYYY-MM..YYYY-MM (default: March..December of the course year)")
     parser.add_argument("--handout", type=Path, help="the students' handout CSV (default with --variants: handout.csv)")
+    parser.add_argument("--prefect-api-url", metavar="URL", help="use this running Prefect server instead of starting one")
     parser.add_argument("--project", type=Path, default=settings.PROJECT_ROOT, help="project with solutions/ (default: %(default)s)")
     parser.set_defaults(run=run)
 
@@ -110,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         files = {day: tuple(Path(p).name for p in paths[day]) for day in dates}
         with steps.step("data", "sample months" if args.sample else f"real files in {settings.data_dir()}"):
             data_dir, source = _data(args, work, [name for day in dates for name in files[day]])
-        measured = _measure(args.project, work, taxi, dates, data_dir, steps, course)
+        measured = _measure(args.project, work, taxi, dates, data_dir, steps, course, args.prefect_api_url)
 
     default = _row(course, taxi, date, files[date], measured, date)
     rows = {sid: _row(course, taxi, day, files[day], measured, date) for sid, day in students.items()}
@@ -158,19 +161,24 @@ def _data(args: argparse.Namespace, work: Path, names: list[str]) -> tuple[Path,
     return folder, f"TLC trip files in {folder}"
 
 
-def _measure(project: Path, work: Path, taxi: str, dates: list[str], data_dir: Path, steps: Steps, course) -> dict:
-    """Figures per date, plus the schedule and the work-queue command, on a fresh server."""
+def _measure(project: Path, work: Path, taxi: str, dates: list[str], data_dir: Path, steps: Steps, course,
+             api_url: str | None) -> dict:
+    """Figures per date, plus the schedule and the work-queue command, on a Prefect server
+    (the one at `api_url`, else a fresh one)."""
     if str(project) not in sys.path:
         sys.path.insert(0, str(project))
     from checks.harness.server import PrefectServer, ServerError
 
     measured: dict = {}
     server = PrefectServer(work / "prefect-server")
-    with steps.step("server", "starting an isolated Prefect server"):
-        try:
-            url = server.start()
-        except ServerError as exc:
-            raise Hw3Error(f"the Prefect server for the key did not start: {exc}") from exc
+    if api_url:
+        url = api_url.rstrip("/")
+    else:
+        with steps.step("server", "starting an isolated Prefect server"):
+            try:
+                url = server.start()
+            except ServerError as exc:
+                raise Hw3Error(f"the Prefect server for the key did not start: {exc}") from exc
     try:
         for day in dates:
             with steps.step(f"flow {day}", f"the reference's main(date={day!r}) on {taxi} trips"):
@@ -229,7 +237,7 @@ def _work_queue_commands(work: Path, url: str, taxi: str, options: tuple[str, ..
     from checks.harness import api
     from checks.harness.runner import prefect_command, run_command
 
-    queue = "hw3-key-queue"
+    queue = f"hw3-key-{secrets.token_hex(4)}"
     api.create_work_queue(url, queue)
     sandbox = _sandbox(work, "work-queues", url, taxi)
     outcomes = {}

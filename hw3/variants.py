@@ -157,7 +157,8 @@ def ensure_sample_as(folder: str | os.PathLike, taxi: str, year: int, month: int
     names = {fhv.pickup: kind.pickup, fhv.dropoff: kind.dropoff,
              fhv.pickup_location: kind.pickup_location, fhv.dropoff_location: kind.dropoff_location}
     table = pq.read_table(source)
-    table = table.rename_columns([names.get(c, c) for c in table.column_names])
+    renamed = table.rename_columns([names.get(c, c) for c in table.column_names])
+    table = renamed.replace_schema_metadata(table.schema.metadata)  # keeps the sample's mark
     part = target.with_name(f".{target.name}.part")
     pq.write_table(table, part, compression="zstd")
     os.replace(part, target)
