@@ -5,7 +5,7 @@ cells of HOMEWORK.md become markdown cells, the cells of `homework/homework.py` 
 (`hw3.stubs.split_cells`). `to_script()` turns a notebook back into the text of a
 `homework.py` that the checks grade: the code cells in order, each after a `# %%` line,
 with what only Jupyter understands (`!shell` lines, `%magic` lines, non-Python cell magics)
-replaced by `pass`.
+replaced by `pass`, and `from __future__` imports moved to the top.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ CELL_BREAK = "# %%"
 PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
 # A line that only IPython runs: `!cmd`, `%magic`, `name = !cmd`, `name = %magic`.
 IPYTHON_LINE = re.compile(r"^(\s*)(?:[A-Za-z_][\w.]*\s*=\s*)?[!%]")
+FUTURE_IMPORT = re.compile(r"from\s+__future__\s+import\b")
 _LEADING_COMMENT = re.compile(r"\A\s*<!--.*?-->\s*", re.DOTALL)
 _METADATA = {
     "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
@@ -102,8 +103,12 @@ def _python_lines(source: str) -> list[str]:
 def to_script(notebook: nbformat.NotebookNode) -> str:
     """The Python file made of a notebook's code cells, in order."""
     sections = [
-        "\n".join([CELL_BREAK, *_python_lines(cell.source)])
+        [CELL_BREAK, *_python_lines(cell.source)]
         for cell in notebook.cells
         if cell.cell_type == "code" and cell.source.strip()
     ]
-    return "\n\n".join(sections) + "\n"
+    # Jupyter accepts `from __future__` in any cell; a Python file only at its top.
+    future = [line for lines in sections for line in lines if FUTURE_IMPORT.match(line)]
+    sections = [[line for line in lines if not FUTURE_IMPORT.match(line)] for lines in sections]
+    head = "".join(f"{line}\n" for line in future)
+    return head + "\n\n".join("\n".join(lines) for lines in sections) + "\n"

@@ -52,8 +52,18 @@ def test_the_stub_notebook_converts_back_to_the_stub():
 
 def test_a_python_file_round_trips_through_a_notebook():
     text = (SOLUTIONS / "homework.py").read_text(encoding="utf-8")
+    future = "from __future__ import annotations\n"
+    assert future in text
     script = notebook.to_script(notebook.from_script(text))
-    assert script == f"# %%\n{text.strip()}\n"
+    assert script == f"{future}# %%\n{text.strip().replace(future, '')}\n"
+
+
+def test_future_imports_move_to_the_top():
+    script = notebook.to_script(code_notebook("!pip install pandas", '"""Doc."""\nfrom __future__ import annotations\nx: undefined = 1'))
+    assert script.startswith("from __future__ import annotations\n# %%\n")
+    namespace: dict = {}
+    exec(compile(script, "homework.py", "exec"), namespace)
+    assert namespace["x"] == 1
 
 
 def test_jupyter_only_lines_are_skipped_with_their_indentation():

@@ -212,8 +212,8 @@ def test_the_release_grades_the_reference_notebook_full_marks(release, prefect_a
     copy = shutil.copytree(release, tmp_path / "student-repo")
     for name in ("deployment.py", "answers.toml"):
         shutil.copy(SOLUTIONS / name, copy / "homework" / name)
-    reference = notebook.from_script((SOLUTIONS / "homework.py").read_text(encoding="utf-8"))
-    reference.cells[:0] = notebook.from_script("!pip install prefect\n%load_ext autoreload\n# %%\n%%bash\nexit 1").cells
+    jupyter_only = "!pip install prefect\n%load_ext autoreload\n# %%\n%%bash\nexit 1\n# %%\n"
+    reference = notebook.from_script(jupyter_only + (SOLUTIONS / "homework.py").read_text(encoding="utf-8"))
     notebook.write(reference, copy / "homework" / "homework.ipynb")
     stub = (copy / "homework/homework.py").read_text()
     run = grade_release(copy, prefect_api_url, "--target", "homework/homework.ipynb")
