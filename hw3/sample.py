@@ -29,7 +29,7 @@ import pandas as pd
 from hw3.errors import Hw3Error
 from hw3.tripdata import month_file, trip_type
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 METADATA_KEY = b"hw3.sample"
 CACHE_ENV = "HW3_CACHE_DIR"
 
