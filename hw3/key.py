@@ -25,7 +25,8 @@ default variant (`[variant]`) and for each student (`[students.<id>]`): `date`,
 `training_file`, `validation_file`, `figures` (train_rows, val_rows, feature_count, val_mse,
 dv_size_bytes, scheduled_runs) and, per question, `expected` (the measured value), `answer`
 (the correct option) and `options`. Q1's answer is the catalogue's (the reference's
-structure cannot be measured). Q2/Q3 options: see hw3/variants.py.
+structure cannot be measured). Q2/Q3 options: see hw3/variants.py; `option_secret` (or
+HW3_KEY_SECRET) places the correct option in generated lists.
 
 The STUDENT key (--student-key, the checks' --answer-key / checks/key.json) holds salted
 digests only (hw3/answer_key.py), with one row per student of the roster. The handout CSV
@@ -37,6 +38,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import re
 import secrets
 import shlex
@@ -115,11 +117,15 @@ def run(args: argparse.Namespace) -> int:
             data_dir, source = _data(args, work, [name for day in dates for name in files[day]])
         measured = _measure(args.project, work, taxi, dates, data_dir, steps, course, args.prefect_api_url)
 
-    default = _row(course, taxi, date, files[date], measured, date)
-    rows = {sid: _row(course, taxi, day, files[day], measured, date) for sid, day in students.items()}
+    # Where a generated Q2/Q3 option list puts the correct option: set HW3_KEY_SECRET to
+    # make the same lists again; it never leaves the instructor key.
+    secret = os.environ.get("HW3_KEY_SECRET") or secrets.token_hex(16)
+    default = _row(course, taxi, date, files[date], measured, secret)
+    rows = {sid: _row(course, taxi, day, files[day], measured, secret) for sid, day in students.items()}
     _warn_if_unpublished(course, taxi, date, default)
     document = {"format": KEY_FORMAT, "made": datetime.datetime.now().isoformat(timespec="seconds"), "taxi": taxi,
-                "date": date, "edition": course.edition, "data": source, "timings": steps.timings, "variant": default}
+                "date": date, "edition": course.edition, "data": source, "timings": steps.timings, "option_secret": secret,
+                "variant": default}
     if rows:
         document["students"] = rows
     _write_instructor_key(document, args.out)
@@ -250,13 +256,13 @@ def _work_queue_commands(work: Path, url: str, taxi: str, options: tuple[str, ..
     return {"command": listing[0], "listed": outcomes}
 
 
-def _row(course, taxi: str, day: str, files: tuple[str, str], measured: dict, course_day: str) -> dict:
+def _row(course, taxi: str, day: str, files: tuple[str, str], measured: dict, secret: str) -> dict:
     """One variant's row of the instructor key."""
     from hw3 import variants
 
     flow, schedule, queues = measured[day], measured["schedule"], measured["work_queues"]
     figures = {**flow, "scheduled_runs": schedule["scheduled_runs"]}
-    chosen = variants.measured_options(course, taxi, day, {q: flow[f] for q, f in FIGURE_QUESTIONS.items()})
+    chosen = variants.measured_options(course, taxi, day, {q: flow[f] for q, f in FIGURE_QUESTIONS.items()}, secret)
     q1, q4, q5, q6 = (course[q] for q in ("Q1", "Q4", "Q5", "Q6"))
     questions = {
         "q1": {"expected": q1.answer, "answer": q1.answer, "options": list(q1.options)},

@@ -51,17 +51,23 @@ def _hash(*parts: str) -> int:
     return int.from_bytes(hashlib.sha256("\x1f".join(parts).encode("utf-8")).digest()[:8], "big")
 
 
-def generated_options(question_key: str, figure: float, taxi: str, date: str) -> tuple[list[str], str]:
-    """(options, correct option) of Q2 or Q3 for a measured figure, spaced like 2022's."""
+def generated_options(question_key: str, figure: float, taxi: str, date: str, secret: str) -> tuple[list[str], str]:
+    """(options, correct option) of Q2 or Q3 for a measured figure, spaced like 2022's.
+
+    The correct option's place among the four comes from `secret`, which only the instructor
+    has (this module ships to students): without it the place cannot be worked out.
+    """
     spacing = SPACINGS[question_key]
     correct = round(figure / spacing.unit) * spacing.unit
     below = max(0, int((correct - spacing.unit) / spacing.step + 1e-9))  # options that fit under it
-    position = _hash(taxi, date, question_key) % (min(OPTION_COUNT - 1, below) + 1)
+    position = _hash(secret, taxi, date, question_key) % (min(OPTION_COUNT - 1, below) + 1)
     values = [correct + (i - position) * spacing.step for i in range(OPTION_COUNT)]
     return [spacing.option(v) for v in values], spacing.option(correct)
 
 
-def measured_options(course: Catalogue, taxi: str, date: str, figures: dict[str, float]) -> dict[str, tuple[list[str], str]]:
+def measured_options(
+    course: Catalogue, taxi: str, date: str, figures: dict[str, float], secret: str
+) -> dict[str, tuple[list[str], str]]:
     """Per measured question (q2, q3): (options, correct option) of the variant.
 
     `figures` holds the measured figure of each ("q2": validation MSE, "q3": dv bytes).
@@ -74,7 +80,7 @@ def measured_options(course: Catalogue, taxi: str, date: str, figures: dict[str,
         if (taxi, date) == (course.taxi, course.date):
             chosen[key] = (list(question.options), question.closest_option(figure))
         else:
-            chosen[key] = generated_options(key, figure, taxi, date)
+            chosen[key] = generated_options(key, figure, taxi, date, secret)
     return chosen
 
 

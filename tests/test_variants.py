@@ -42,8 +42,8 @@ def test_student_dates_are_deterministic_15ths_within_the_range():
 
 @pytest.mark.parametrize(("key", "figure"), [("q2", 11.6504), ("q2", 0.31), ("q3", 13_191), ("q3", 24_802), ("q3", 5_400)])
 def test_generated_options_are_spaced_like_2022s_and_positive(key, figure):
-    options, answer = variants.generated_options(key, figure, "fhv", "2021-05-15")
-    assert (options, answer) == variants.generated_options(key, figure, "fhv", "2021-05-15")
+    options, answer = variants.generated_options(key, figure, "fhv", "2021-05-15", "s3cret")
+    assert (options, answer) == variants.generated_options(key, figure, "fhv", "2021-05-15", "s3cret")
     question = dataclasses.replace(COURSE[key], options=tuple(options))
     assert [question.normalise(o) for o in options] == options  # students can write any of them
     values = [float(o.split()[0].replace(",", "")) for o in options]
@@ -53,8 +53,14 @@ def test_generated_options_are_spaced_like_2022s_and_positive(key, figure):
 
 
 def test_the_course_variant_keeps_the_published_options():
-    chosen = variants.measured_options(COURSE, COURSE.taxi, COURSE.date, {"q2": 11.64, "q3": 13_191})
+    chosen = variants.measured_options(COURSE, COURSE.taxi, COURSE.date, {"q2": 11.64, "q3": 13_191}, "s3cret")
     assert chosen == {"q2": (list(COURSE["Q2"].options), "11.637"), "q3": (list(COURSE["Q3"].options), "13,000 bytes")}
+
+
+def test_the_place_of_the_correct_option_depends_on_the_instructors_secret():
+    places = {variants.generated_options("q2", 11.6504, "fhv", "2021-05-15", f"secret-{n}")[0].index("11.650")
+              for n in range(40)}
+    assert places == {0, 1, 2, 3}
 
 
 def write_roster(path: Path, rows: list[list[str]]) -> Path:
