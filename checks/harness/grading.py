@@ -23,6 +23,7 @@ from hw3.errors import Hw3Error
 
 PASSED, FAILED, NOT_ATTEMPTED, SKIPPED, NOT_RUN = "passed", "failed", "not attempted", "skipped", "not run"
 CHECK_NAME = re.compile(r"test_(q\d+)_")
+REASON_LIMIT = 500  # characters of a reason kept, so that the grade table stays readable
 
 
 class NotAttempted(pytest.skip.Exception):
@@ -87,6 +88,8 @@ class Gradebook:
     notes: list[str] = field(default_factory=list)
 
     def record(self, question_id: str, name: str, status: str, reason: str | None) -> None:
+        if reason and len(reason) > REASON_LIMIT:
+            reason = reason[:REASON_LIMIT] + f"... ({len(reason) - REASON_LIMIT:,} more characters)"
         self.checks.setdefault(question_id, []).append(Check(name, status, reason))
 
     def grade(self, question: Question) -> QuestionGrade:

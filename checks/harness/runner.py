@@ -1,9 +1,12 @@
 """The one place where the checks start processes that run a submission's code.
 
-Every child runs in a sandbox folder of its own (its working directory, PREFECT_HOME and
-models folder), sees only the test server's API, the data folder the checks prepared and a
-clean environment, and is bounded in time and memory. Whatever goes wrong comes back as a
-one-line reason: "timed out after 300 s while running main(date='2021-08-15')", "exited
+Every child runs in a sandbox folder of its own (its working directory, PREFECT_HOME,
+temporary and models folders), sees only the test server's API, the data folder the checks
+prepared and a clean environment, and is bounded in time, memory and file size; its output
+goes to files of which only the end is read. A probe also runs under the guard of probe.py
+(`guard_spec`: no network but loopback, nothing of the project, the key or other
+submissions to read, nothing of the submission or the data to change, no processes, no
+signals to others). Whatever goes wrong comes back as a one-line reason: "timed out after 300 s while running main(date='2021-08-15')", "exited
 with code 3 while importing homework.py", "raised ValueError: ... (homework.py, line 12, in
 get_paths)", "not attempted: get_paths still raises NotImplementedError".
 """
@@ -26,6 +29,14 @@ PROBE = Path(__file__).with_name("probe.py")
 # Limits of one child process; the environment variables override them.
 TIMEOUT_S = float(os.environ.get("HW3_CHECK_TIMEOUT_S") or 300)
 MEMORY_MB = int(os.environ.get("HW3_CHECK_MEMORY_MB") or 6144)
+FILE_MB = int(os.environ.get("HW3_CHECK_FILE_MB") or 512)  # the largest file a child may write
+OUTPUT_TAIL = 20_000  # characters of a child's stdout and stderr read back (its end)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# Paths (os.pathsep-separated) no probe may read or change besides the project: the answer
+# key, a cohort's folder. `protect()` adds to them in this process.
+PROTECT_ENV = "HW3_CHECK_PROTECT"
+_protected: set[Path] = set()
 
 # Variables a child inherits from the checks' own environment; everything else is dropped.
 KEPT_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
@@ -46,7 +57,7 @@ class Sandbox:
         return self.folder / "models"
 
     def prepare(self) -> None:
-        for sub in ("work", "prefect-home", "models"):
+        for sub in ("work", "prefect-home", "models", "tmp"):
             (self.folder / sub).mkdir(parents=True, exist_ok=True)
 
     def environ(self) -> dict[str, str]:
@@ -57,6 +68,7 @@ class Sandbox:
             HW3_DATA_DIR=str(self.data_dir),
             HW3_TAXI=self.taxi,
             HW3_MODELS_DIR=str(self.models_dir),
+            TMPDIR=str(self.folder / "tmp"),
             TZ="UTC",
             COLUMNS=TERMINAL_COLUMNS,
             PYTHONIOENCODING="utf-8",
@@ -94,38 +106,79 @@ class CommandResult:
     reason: str | None  # why it did not run to the end, if it did not
 
 
-def _limits(memory_mb: int):
-    """preexec_fn of a child: cap its address space."""
+def protect(path: str | os.PathLike) -> None:
+    """Keep `path` (a file or a folder) out of every probe's reach from now on."""
+    _protected.add(Path(path).resolve())
+
+
+def protected_paths() -> list[Path]:
+    """What `protect()` and HW3_CHECK_PROTECT name."""
+    given = [Path(p).resolve() for p in os.environ.get(PROTECT_ENV, "").split(os.pathsep) if p]
+    return sorted({*given, *_protected})
+
+
+def guard_spec(target: Path, sandbox: Sandbox, request_file: Path, result_file: Path) -> dict:
+    """What the probe's guard refuses (see probe.Guard)."""
+    extra = protected_paths()
+    folders, files = [p for p in extra if not p.is_file()], [p for p in extra if p.is_file()]
+    keep_out = [PROJECT_ROOT, *folders]
+    own = [Path(target).resolve(), Path(sandbox.data_dir).resolve()]
+    return {
+        "no_read": keep_out,
+        "allowed": [*own, sandbox.folder.resolve()],
+        "secret": [*files, request_file],
+        "no_write": [*keep_out, *own],
+        "writable": [sandbox.folder.resolve()],
+        "protected": [*files, request_file, result_file],
+    }
+
+
+def _limits(memory_mb: int, file_mb: int):
+    """preexec_fn of a child: cap its address space and the size of the files it writes."""
 
     def apply() -> None:
-        limit = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 1024 * 1024,) * 2)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_mb * 1024 * 1024,) * 2)
 
     return apply
 
 
+def _tail(path: Path) -> str:
+    """The last OUTPUT_TAIL characters (about) of a child's output file."""
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        handle.seek(max(size - OUTPUT_TAIL, 0))
+        text = handle.read().decode("utf-8", errors="replace")
+    return (f"[... the first {size - OUTPUT_TAIL:,} bytes not kept]\n" if size > OUTPUT_TAIL else "") + text
+
+
 def _spawn(argv: list[str], sandbox: Sandbox, timeout: float, memory_mb: int) -> tuple[int | None, str, str]:
-    """Run argv to the end or until `timeout`; the whole process group goes on a timeout."""
+    """Run argv to the end or until `timeout`; the whole process group goes on a timeout.
+    Its stdout and stderr go to files in the sandbox; (returncode, their ends) come back."""
     sandbox.prepare()
-    with subprocess.Popen(
-        argv,
-        cwd=sandbox.folder / "work",
-        env=sandbox.environ(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        errors="replace",
-        start_new_session=True,
-        preexec_fn=_limits(memory_mb),
-    ) as child:
-        try:
-            stdout, stderr = child.communicate(timeout=timeout)
-            return child.returncode, stdout, stderr
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            stdout, stderr = child.communicate()
-            return None, stdout, stderr
+    outputs = [sandbox.folder / f"{Path(argv[0]).name}.{stream}.txt" for stream in ("stdout", "stderr")]
+    with open(outputs[0], "wb") as stdout, open(outputs[1], "wb") as stderr:
+        child = subprocess.Popen(
+            argv,
+            cwd=sandbox.folder / "work",
+            env=sandbox.environ(),
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+            preexec_fn=_limits(memory_mb, FILE_MB),
+        )
+    try:
+        returncode = child.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        returncode = None
+    try:
+        os.killpg(child.pid, signal.SIGKILL)  # what it left behind goes too
+    except ProcessLookupError:
+        pass
+    child.wait()
+    return returncode, _tail(outputs[0]), _tail(outputs[1])
 
 
 def _ended(returncode: int, memory_mb: int) -> str:
@@ -151,7 +204,9 @@ def run_probe(
     sandbox.prepare()
     request_file = sandbox.folder / f"{job}.request.json"
     result_file = sandbox.folder / f"{job}.result.json"
-    request_file.write_text(json.dumps({"job": job, "target": str(Path(target).resolve()), **request}), encoding="utf-8")
+    guard = guard_spec(target, sandbox, request_file, result_file)
+    request = {"job": job, "target": str(Path(target).resolve()), "guard": json.loads(json.dumps(guard, default=str)), **request}
+    request_file.write_text(json.dumps(request), encoding="utf-8")
     result_file.unlink(missing_ok=True)
     started = time.monotonic()
     argv = [sys.executable, "-I", "-B", str(PROBE), str(request_file), str(result_file)]
@@ -161,17 +216,26 @@ def run_probe(
         data = json.loads(result_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         data = {"phase": "starting"}
-    where = f"while {data['phase']}"
+    where = f"while {data.get('phase')}"
+    refused = f" (the checks refused {'; '.join(data['refused'])})" if data.get("refused") else ""
     if returncode is None:
-        return ProbeResult(job, "failed", f"timed out after {timeout:g} s {where}", data, stderr, seconds)
+        return ProbeResult(job, "failed", f"timed out after {timeout:g} s {where}{refused}", data, stderr, seconds)
     if data.get("outcome") is None:
         last = [line for line in stderr.splitlines() if line.strip()][-1:]
-        detail = f": {last[0].strip()}" if last else ""
-        return ProbeResult(job, "failed", f"{_ended(returncode, memory_mb)} {where}{detail}", data, stderr, seconds)
+        detail = f": {_shorten(last[0].strip())}" if last else ""
+        return ProbeResult(job, "failed", f"{_ended(returncode, memory_mb)} {where}{detail}{refused}", data, stderr, seconds)
     reason = data.get("reason")
     if reason and "MemoryError" in reason:
         reason += f" ({_memory_hint(memory_mb)})"
+    if reason and "File too large" in reason:
+        reason += f" (a child may write files of at most {FILE_MB} MB; HW3_CHECK_FILE_MB changes that)"
+    if reason and refused and "the checks do not allow" not in reason:
+        reason += refused
     return ProbeResult(job, data["outcome"], reason, data, stderr, seconds)
+
+
+def _shorten(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def prefect_command(argv: list[str]) -> list[str]:

@@ -1,0 +1,207 @@
+"""Hostile submissions: what a submission's code may try in its child process, and that each
+attempt costs the submission only, with a clear reason.
+
+The first part runs the probe on one homework.py at a time (fast); the last part grades whole
+hostile submissions as a cohort on one Prefect server and checks that each loses exactly the
+questions its hostile part touches, with the reason in the grade.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from checks.harness.runner import PROTECT_ENV, Sandbox, run_probe
+from hw3.settings import PROJECT_ROOT
+
+
+def probe(tmp_path: Path, homework: str, job: str = "get_paths", **request):
+    """Run one probe job on a homework.py made of `homework`; the data folder holds one file."""
+    target = tmp_path / "target"
+    target.mkdir(exist_ok=True)
+    (target / "homework.py").write_text(textwrap.dedent(homework))
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    (data / "fhv_tripdata_2021-06.parquet").write_bytes(b"PAR1 stand-in PAR1")
+    sandbox = Sandbox(tmp_path / "sandbox", api_url="", data_dir=data)
+    if job == "get_paths":
+        request = {"dates": ["2021-08-15"], "frozen_days": [], **request}
+    return run_probe(job, target, sandbox, **request)
+
+
+def call_error(result) -> str:
+    """What get_paths('2021-08-15') raised, as the probe reported it."""
+    assert result.ok, result.reason
+    return result.data["dates"]["2021-08-15"].get("error", "")
+
+
+def attempt(code: str) -> str:
+    """A homework.py whose get_paths runs `code` and returns two paths."""
+    body = textwrap.indent(textwrap.dedent(code), "    ")
+    return f"import os, pathlib, shutil, signal, socket, subprocess, sys\n\ndef get_paths(date):\n{body}\n    return ('a', 'b')\n"
+
+
+# -- network ---------------------------------------------------------------------------------
+
+
+def test_network_is_refused_but_loopback_is_not(tmp_path):
+    result = probe(tmp_path, attempt("socket.create_connection(('example.com', 80), timeout=5)"))
+    assert call_error(result).startswith(
+        "raised PermissionError: the checks do not allow network access (example.com:80); only the checks' Prefect server"
+    )
+    assert "(homework.py, line 4, in get_paths)" in call_error(result)
+
+    with socket.create_server(("127.0.0.1", 0)) as server:  # the grader's own server stands here
+        port = server.getsockname()[1]
+        threading.Thread(target=lambda: server.accept()[0].close(), daemon=True).start()
+        result = probe(tmp_path, attempt(f"socket.create_connection(('127.0.0.1', {port}), timeout=5).close()"))
+    assert call_error(result) == ""
+
+
+def test_a_raw_address_is_refused_too(tmp_path):
+    result = probe(tmp_path, attempt("s = socket.socket(); s.settimeout(5); s.connect(('93.184.216.34', 443))"))
+    assert "the checks do not allow network access (93.184.216.34:443)" in call_error(result)
+
+
+# -- what the submission may read and change ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [PROJECT_ROOT / "solutions" / "homework.py", PROJECT_ROOT / "checks" / "harness" / "grading.py", PROJECT_ROOT / "hw3" / "catalogue.toml"],
+    ids=["reference", "checks", "catalogue"],
+)
+def test_the_project_cannot_be_read(tmp_path, path):
+    result = probe(tmp_path, attempt(f"open({str(path)!r}).read()"))
+    assert call_error(result).startswith(f"raised PermissionError: the checks do not allow reading {path}")
+
+
+def test_the_checks_cannot_be_imported_even_from_the_probes_own_path(tmp_path):
+    result = probe(tmp_path, attempt("sys.path.insert(0, str(pathlib.Path(sys.argv[0]).parents[2]))\nimport checks.harness.grading"))
+    assert call_error(result).startswith("raised ModuleNotFoundError: No module named 'checks'")  # the finder may not look
+    assert result.data["refused"] == [f"reading {PROJECT_ROOT}"]
+
+
+def test_the_key_and_the_request_are_secret(tmp_path, monkeypatch):
+    key = tmp_path / "elsewhere" / "key.json"
+    key.parent.mkdir()
+    key.write_text('{"answers": {}}')
+    monkeypatch.setenv(PROTECT_ENV, str(key))
+    result = probe(tmp_path, attempt(f"open({str(key)!r}).read()"))
+    assert call_error(result).startswith(f"raised PermissionError: the checks do not allow reading {key}")
+    result = probe(tmp_path, attempt("open(sys.argv[1]).read()"))  # the request names the key
+    assert "the checks do not allow reading" in call_error(result) and "get_paths.request.json" in call_error(result)
+    assert key.read_text() == '{"answers": {}}'
+
+
+def test_a_symlink_does_not_get_around_it(tmp_path):
+    result = probe(tmp_path, attempt(f"os.symlink({str(PROJECT_ROOT / 'solutions')!r}, 'ref')\nopen('ref/homework.py').read()"))
+    assert f"the checks do not allow reading {PROJECT_ROOT / 'solutions' / 'homework.py'}" in call_error(result)
+
+
+def test_data_and_the_submission_cannot_be_changed_but_the_working_directory_can(tmp_path):
+    code = """
+    for name in os.listdir('.'):
+        os.remove(name)
+    pathlib.Path('scratch.txt').write_text('mine')
+    shutil.rmtree(os.getcwd())
+    os.remove(os.path.join(os.environ['HW3_DATA_DIR'], 'fhv_tripdata_2021-06.parquet'))
+    """
+    result = probe(tmp_path, attempt(code))
+    data_file = tmp_path / "data" / "fhv_tripdata_2021-06.parquet"
+    assert call_error(result).startswith(f"raised PermissionError: the checks do not allow changing {data_file}")
+    assert data_file.is_file() and not (tmp_path / "sandbox" / "work").exists()
+
+    result = probe(tmp_path, attempt("open(__file__, 'w').write('x = 1')"))
+    assert f"the checks do not allow writing {tmp_path / 'target' / 'homework.py'}" in call_error(result)
+    result = probe(tmp_path, attempt("os.remove(sys.argv[2])"))  # its own report
+    assert "the checks do not allow changing" in call_error(result) and "get_paths.result.json" in call_error(result)
+
+
+# -- processes and signals ---------------------------------------------------------------------
+
+
+def test_signalling_the_grader_is_refused(tmp_path):
+    result = probe(tmp_path, "import os, signal\nos.kill(os.getppid(), signal.SIGTERM)\n")
+    assert result.reason.startswith("importing homework.py raised PermissionError: the checks do not allow signalling process")
+    assert result.reason.endswith("(homework.py, line 2, in <module>)")
+    result = probe(tmp_path, attempt("os.killpg(os.getpgid(os.getppid()), signal.SIGKILL)"))
+    assert "the checks do not allow signalling process" in call_error(result)
+    result = probe(tmp_path, attempt("os.kill(-1, signal.SIGKILL)"))
+    assert "the checks do not allow signalling process -1" in call_error(result)
+    os.kill(os.getpid(), 0)  # this process, the grader, is still here
+
+
+def test_its_own_signals_go_through(tmp_path):
+    result = probe(tmp_path, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    assert result.reason == "was killed by SIGKILL (a child may use at most 6144 MB of memory; HW3_CHECK_MEMORY_MB changes that) while importing homework.py"
+
+
+@pytest.mark.parametrize(
+    "code", ["subprocess.run(['kill', str(os.getppid())])", "os.system('true')", "os.fork()", "os.execv('/bin/true', ['true'])"]
+)
+def test_processes_are_refused(tmp_path, code):
+    result = probe(tmp_path, attempt(code))
+    assert "raised PermissionError: the checks do not allow starting a process" in call_error(result)
+
+
+# -- exits, time, memory, output ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("homework", "reason"),
+    [
+        ("import os\nos._exit(3)\n", "exited with code 3 while importing homework.py"),
+        ("import sys\nsys.exit(3)\n", "exited with code 3 while importing homework.py"),
+        ("raise RuntimeError('no data here')\n", "importing homework.py raised RuntimeError: no data here (homework.py, line 1, in <module>)"),
+        ("while True:\n    pass\n", "timed out after 4 s while importing homework.py"),
+    ],
+)
+def test_exits_and_loops_at_import(tmp_path, homework, reason):
+    result = probe(tmp_path, homework, timeout=4)
+    assert (result.outcome, result.reason) == ("failed", reason)
+
+
+def test_printing_megabytes_is_kept_short(tmp_path):
+    code = "for _ in range(50_000):\n    print('y' * 999)\nos.write(1, b'z' * 30_000_000)\nsys.stderr.write('e' * 10_000_000)"
+    result = probe(tmp_path, attempt(code), timeout=60)
+    assert call_error(result) == ""
+    printed = ("y" * 999 + "\n") * 50_000
+    assert result.stdout == printed[:20_000] + "\n[... 49,980,000 more characters printed, not kept]\n"
+    assert 20_000 < len(result.stderr) < 20_100 and result.stderr.startswith("[... the first 9,980,000 bytes not kept]")
+    assert (tmp_path / "sandbox" / "python.stdout.txt").stat().st_size == 30_000_000  # fd 1 goes to a file
+
+
+def test_a_huge_file_is_cut_short(tmp_path, monkeypatch):
+    monkeypatch.setattr("checks.harness.runner.FILE_MB", 5)
+    result = probe(tmp_path, "with open('big', 'wb') as f:\n    f.write(b'0' * 20_000_000)\n")
+    assert result.reason == (
+        "importing homework.py raised OSError: [Errno 27] File too large (homework.py, line 2, in <module>) "
+        "(a child may write files of at most 5 MB; HW3_CHECK_FILE_MB changes that)"
+    )
+    assert (tmp_path / "sandbox" / "work" / "big").stat().st_size <= 5 * 1024 * 1024
+
+
+def test_refusals_are_named_even_when_the_code_hides_them(tmp_path):
+    homework = "import socket\ntry:\n    socket.create_connection(('example.com', 443))\nexcept OSError:\n    pass\nraise SystemExit(4)\n"
+    result = probe(tmp_path, homework)
+    assert result.reason == (
+        "exited with code 4 while importing homework.py (the checks refused network access (example.com:443); "
+        "only the checks' Prefect server on 127.0.0.1 is reachable)"
+    )
+
+
+def test_a_long_reason_is_cut_in_the_grade_table():
+    from checks.harness.grading import FAILED, Gradebook
+    from hw3 import catalogue
+
+    book = Gradebook(catalogue.load())
+    book.record("Q1", "test_q1_nothing_printed", FAILED, "your code printed 'x" + "x" * 100_000 + "'")
+    line = next(line for line in book.report_lines() if line.startswith("Q1 "))
+    assert len(line) < 700 and line.endswith("x... (99,521 more characters)")
