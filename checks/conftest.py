@@ -100,6 +100,10 @@ def key(request: pytest.FixtureRequest, target: Path) -> answer_key.AnswerKey:
     from checks.harness import answers
 
     given = request.config.getoption("--answer-key") or (KEY_FILE if KEY_FILE.exists() else None)
+    if given:  # out of the submission's reach (harness/probe.py's guard)
+        from checks.harness.runner import protect
+
+        protect(given)
     full = answer_key.load(given) if given else answer_key.build_from_reference(PROJECT_ROOT)
     student = answers.read(target, catalogue.load()).student_id
     problem = full.student_problem(student)
