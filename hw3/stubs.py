@@ -64,10 +64,15 @@ def _quoted(option: str, question: Question) -> str:
     return option if question.kind == "count" else json.dumps(option)
 
 
+def answer_form(question: Question) -> str:
+    """How an answer to `question` is written in answers.toml; the example is deliberately
+    not an option, so it gives nothing away."""
+    example = "42" if question.kind == "count" else "..."
+    return _FORMS[question.kind].format(key=question.key, example=example)
+
+
 def _question_fields(question: Question) -> dict[str, str]:
     """The values the per-question templates may use."""
-    # The example is deliberately not an option, so it gives nothing away.
-    example = "42" if question.kind == "count" else "..."
     quoted = [_quoted(option, question) for option in question.options]
     return {
         "id": question.id,
@@ -77,7 +82,7 @@ def _question_fields(question: Question) -> dict[str, str]:
         "task": question.task,
         "options_md": ", ".join(f"`{option}`" for option in question.options),
         "options_comment": "\n".join(["# Options:", *(f"#   {option}" for option in quoted)]),
-        "form": _FORMS[question.kind].format(key=question.key, example=example),
+        "form": answer_form(question),
     }
 
 
