@@ -150,7 +150,7 @@ def test_a_broken_line_costs_its_question_only(tmp_path):
     parsed = read_answers(tmp_path, 'q1 = "train_model"\nq3 = 13,000 bytes\nq5 = 3\n')
     assert set(parsed.problems) == {"q3"}
     assert "line 2: `q3 = 13,000 bytes` is not valid TOML" in parsed.problems["q3"]
-    assert 'write it as q3 = "13,000 bytes" (a quoted string)' in parsed.problems["q3"]
+    assert 'q3 must be one of the options, as a quoted string, e.g. q3 = "..."' in parsed.problems["q3"]
     assert parsed.option(COURSE["Q1"]) == "train_model" and parsed.value(COURSE["Q5"]) == 3
     with pytest.raises(pytest.fail.Exception, match="line 2"):
         parsed.value(COURSE["Q3"])
@@ -159,13 +159,13 @@ def test_a_broken_line_costs_its_question_only(tmp_path):
 @pytest.mark.parametrize(
     ("text", "question", "message"),
     [
-        ('q5 = "3"\n', "Q5", 'line 1: `q5 = "3"`: write it as q5 = 3 (a whole number, without quotes)'),
-        ("q1 = true\n", "Q1", "line 1: `q1 = true`: write it as q1 = "),
+        ('q5 = "3"\n', "Q5", 'line 1: `q5 = "3"`: q5 must be a whole number, without quotes, e.g. q5 = 42'),
+        ("q1 = true\n", "Q1", "line 1: `q1 = true`: q1 must be one of the options"),
         ('Q2 = "11.637"\n', "Q2", "line 1: `Q2 = \"11.637\"`: there is no key 'Q2' (the keys are student_id, q1, q2"),
         ('q6 = "a"\nq6 = "b"\n', "Q6", "lines 1 and 2: q6 is answered twice"),
         ('q2 = "11.6"\n', "Q2", 'line 1: `q2 = "11.6"` is not one of the options: 11.637 | 11.837'),
         ("q1 = 1\n", "Q1", "is not one of the options"),
-        ("", "Q4", "has no answer to Q4: add a line q4 = "),
+        ("", "Q4", "has no answer to Q4: add a line for it (q4 must be a cron expression"),
     ],
 )
 def test_answer_problems_quote_the_line(tmp_path, text, question, message):
@@ -196,7 +196,7 @@ def test_stray_lines_are_notes_that_cost_nothing(tmp_path):
 def test_missing_answers_file_costs_every_answer(tmp_path):
     parsed = answers.read(tmp_path, COURSE)
     assert set(parsed.problems) == {q.key for q in COURSE.questions}
-    assert "answers.toml cannot be read" in parsed.problems["q1"]
+    assert parsed.problems["q1"] == f"{tmp_path / 'answers.toml'} is missing: copy homework/answers.toml there and fill it in"
 
 
 # -- cron by meaning ---------------------------------------------------------------------

@@ -31,5 +31,5 @@ def test_answers_file_problems(prefect_api_url, tmp_path):
     run = grade(submission, tmp_path / "work", prefect_api_url)
     assert run.scores() == {q.id: 0 if q.id in ("Q3", "Q5") else q.points for q in COURSE.questions}
     assert "answers.toml, line " in run.question("Q3")["output"] and "`q3 = 13,000 bytes` is not valid TOML" in run.question("Q3")["output"]
-    assert '`q5 = "3"`: write it as q5 = 3 (a whole number, without quotes)' in run.question("Q5")["output"]
+    assert '`q5 = "3"`: q5 must be a whole number, without quotes, e.g. q5 = 42' in run.question("Q5")["output"]
     assert "Note: answers.toml, line" in run.output and "colour" in run.results["output"]

@@ -1,8 +1,9 @@
 """The student's answers.toml, read as data (never executed).
 
 A problem with one line (bad TOML, a wrong type, an unknown or repeated key) is charged to
-the question of that line only; the message quotes the line and shows the expected form.
-The empty string "" (the stub's placeholder) means "not attempted".
+the question of that line only; the message quotes the line and describes the expected
+form (hw3.stubs.answer_form: its examples are no answer). The empty string "" (the stub's
+placeholder) means "not attempted".
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from checks.harness.grading import fail, not_attempted
 from hw3.catalogue import Catalogue, Question
+from hw3.stubs import answer_form
 
 FILE_NAME = "answers.toml"
 KEY = re.compile(r"""\s*["']?([A-Za-z0-9_-]+)""")  # the key a line is meant for
@@ -28,10 +30,8 @@ class Entry:
 
 
 def expected_form(question: Question) -> str:
-    if question.kind == "count":
-        return f"{question.key} = 3 (a whole number, without quotes)"
-    example = question.options[0]
-    return f'{question.key} = "{example}" (a quoted string)'
+    """'q5 must be a whole number, without quotes, e.g. q5 = 42'."""
+    return f"{question.key} must be {answer_form(question)}"
 
 
 @dataclass
@@ -56,13 +56,13 @@ class Answers:
             fail(self.problems[question.key])
         entry = self.entries.get(question.key)
         if entry is None:
-            fail(f"{self.path.name} has no answer to {question.id}: add a line {expected_form(question)}")
+            fail(f"{self.path.name} has no answer to {question.id}: add a line for it ({expected_form(question)})")
         if entry.value == "":
             not_attempted(f"{question.key} in {self.path.name} is still empty")
         if isinstance(entry.value, bool) or not isinstance(entry.value, (str, int, float)) or (
             question.kind == "count" and not isinstance(entry.value, int)
         ):
-            fail(f"{self.where(entry)}: write it as {expected_form(question)}")
+            fail(f"{self.where(entry)}: {expected_form(question)}")
         return entry.value
 
     def option(self, question: Question) -> str:
@@ -80,10 +80,9 @@ def read(folder: Path, course: Catalogue) -> Answers:
     answers = Answers(path)
     keys = {q.key: q for q in course.questions}
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        problem = f"{path} cannot be read ({exc.__class__.__name__}); copy homework/{FILE_NAME} there and fill it in"
-        answers.problems.update({key: problem for key in keys})
+        answers.problems.update({key: _unreadable(path, exc) for key in keys})
         return answers
     seen: dict[str, int] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -97,7 +96,7 @@ def read(folder: Path, course: Catalogue) -> Answers:
             parsed = tomllib.loads(line)
         except tomllib.TOMLDecodeError as exc:
             message = f"{path.name}, line {number}: `{line}` is not valid TOML ({exc})"
-            _charge(answers, question, message + (f"; write it as {expected_form(question)}" if question else ""))
+            _charge(answers, question, message + (f"; {expected_form(question)}" if question else ""))
             continue
         if len(parsed) != 1 or name not in parsed:
             answers.notes.append(f"{path.name}, line {number}: `{line}` is not an answer line; remove it")
@@ -110,13 +109,21 @@ def read(folder: Path, course: Catalogue) -> Answers:
         elif name not in keys:
             known = ", ".join([*OPTIONAL_KEYS, *keys])
             message = f"{answers.where(entry)}: there is no key {name!r} (the keys are {known})"
-            _charge(answers, question, message + (f"; write it as {expected_form(question)}" if question else ""))
+            _charge(answers, question, message + (f"; {expected_form(question)}" if question else ""))
         elif name in seen:
             _charge(answers, question, f"{path.name}, lines {seen[name]} and {number}: {name} is answered twice; keep one")
         else:
             seen[name] = number
             answers.entries[name] = entry
     return answers
+
+
+def _unreadable(path: Path, exc: Exception) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return f"{path} is missing: copy homework/{FILE_NAME} there and fill it in"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"{path} is not UTF-8 text: save it as UTF-8 (plain text) and grade again"
+    return f"{path} cannot be read ({type(exc).__name__}: {exc.strerror}); it must be a text file like homework/{FILE_NAME}"
 
 
 def _charge(answers: Answers, question: Question | None, message: str) -> None:
