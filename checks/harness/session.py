@@ -20,7 +20,7 @@ from hw3.answer_key import AnswerKey
 from hw3.catalogue import Catalogue
 from hw3.errors import Hw3Error
 from hw3.sample import DEFAULT_ROWS, is_sample
-from hw3.tripdata import month_file, parse_month_file, trip_type
+from hw3.tripdata import check_trip_file, month_file, parse_month_file, trip_type
 from hw3.variants import ensure_sample_as
 
 
@@ -45,6 +45,7 @@ class GradingSession:
         self._jobs: dict[str, Future[ProbeResult]] = {}
         self._records: dict[str, api.FlowRunRecord] = {}
         self._pool = ThreadPoolExecutor(max_workers=5, thread_name_prefix="hw3-probe")
+        self.real_files_problem: str | None = None
 
     # -- data -------------------------------------------------------------------------
 
@@ -75,10 +76,19 @@ class GradingSession:
 
     @cached_property
     def real_files(self) -> tuple[Path, Path] | None:
-        """The student's real trip files of the course date, if both are in their data folder."""
+        """The student's real trip files of the course date, if both are in their data folder
+        and are good trip files (else `real_files_problem` says what is wrong with one)."""
         folder = settings.data_dir().resolve()
         files = tuple(folder / name for name in self.expected_files(self.key.date))
-        return files if all(f.is_file() and not is_sample(f) for f in files) else None
+        if not all(f.is_file() and not is_sample(f) for f in files):
+            return None
+        try:
+            for file in files:
+                check_trip_file(file)
+        except Hw3Error as exc:
+            self.real_files_problem = f"your real trip files are not used: {exc}"
+            return None
+        return files
 
     # -- child runs ---------------------------------------------------------------------
 
@@ -194,7 +204,9 @@ class GradingSession:
             size = dv.stat().st_size if dv.is_file() else None
             lines.append(figure_line("validation MSE", reading and reading.value, expected and expected.val_mse, q2, where=where))
             lines.append(figure_line(dv.name, size, expected and expected.dv_size_bytes, q3, unit=" bytes", where=where))
-        if lines and not self.real_files:
+        if lines and self.real_files_problem:
+            lines.append(self.real_files_problem)
+        elif lines and not self.real_files:
             lines.append(
                 f"real trip files for {self.key.date} not found in {settings.data_dir()}/: the figures of your answers "
                 f"come from them (`hw3 data fetch {self.key.date}` downloads them)"
