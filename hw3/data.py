@@ -26,11 +26,12 @@ def ensure_files(paths: list[str | os.PathLike], *, allow_sample: bool = True, r
     """Make sure each `<dir>/<taxi>_tripdata_YYYY-MM.parquet` exists; return the paths.
 
     A present file is kept. A missing one is fetched; if no source has it and it is an FHV
-    month (and allow_sample), a synthetic sample month takes its place.
+    month (and allow_sample), a synthetic sample month takes its place. Each is then checked
+    (tripdata.check_trip_file): a bad one is an Hw3Error naming it, before anything runs on it.
     """
     from hw3.fetch import NotAvailable, fetch_file
     from hw3.sample import ensure_sample_month
-    from hw3.tripdata import parse_month_file
+    from hw3.tripdata import check_trip_file, parse_month_file
 
     done = []
     for path in map(Path, paths):
@@ -45,6 +46,7 @@ def ensure_files(paths: list[str | os.PathLike], *, allow_sample: bool = True, r
                 print(f"hw3: {path} is a SYNTHETIC sample ({rows:,} trips), as the real file could not be "
                       f"downloaded; for the real one delete it and run `hw3 data fetch {year:04d}-{month:02d}` "
                       "with internet access or HW3_DATA_MIRROR set", file=sys.stderr)
+        check_trip_file(path)
         done.append(path)
     return done
 

@@ -18,6 +18,8 @@ URL_TEMPLATE_ENV = "HW3_TLC_URL_TEMPLATE"
 
 _MONTH_FILE = re.compile(r"(?P<taxi>[a-z]+)_tripdata_(?P<year>\d{4})-(?P<month>\d{2})\.parquet")
 PARQUET_MAGIC = b"PAR1"
+MIN_MINUTES, MAX_MINUTES = 1, 60  # the trips the homework keeps
+_TICKS_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 
 @dataclass(frozen=True)
@@ -140,9 +142,30 @@ def check_trip_file(path: Path, name: str | None = None) -> str:
             f"and numbers for {kind.pickup_location}/{kind.dropoff_location}"
         )
     rows = pq.ParquetFile(path).metadata.num_rows
+    if rows == 0:
+        raise Hw3Error(f"{label}: the file has no trips; delete it and fetch the month again, or pick another month")
+    kept = usable_trips(path, kind)
+    if kept == 0:
+        raise Hw3Error(
+            f"{label}: none of its {rows:,} trips lasts {MIN_MINUTES} to {MAX_MINUTES} minutes, so nothing is left to "
+            f"train or validate on; check {kind.pickup}/{kind.dropoff}, or fetch the month again"
+        )
     others = [column for column in kind.columns if column not in schema.names]
     note = f" (without {', '.join(others)})" if others else ""
     return f"{label}: ok, {taxi} trip file, {rows:,} rows, {len(schema.names)} columns{note}"
+
+
+def usable_trips(path: Path, kind: TripType) -> int:
+    """How many trips of the file last MIN_MINUTES to MAX_MINUTES (the homework's filter)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=[kind.pickup, kind.dropoff])
+    seconds = pc.divide(pc.cast(pc.subtract(table[kind.dropoff], table[kind.pickup]), "int64"),
+                        _TICKS_PER_SECOND[table.schema.field(kind.pickup).type.unit])
+    minutes = pc.divide(pc.cast(seconds, "double"), 60)
+    kept = pc.and_(pc.greater_equal(minutes, MIN_MINUTES), pc.less_equal(minutes, MAX_MINUTES))
+    return int(pc.sum(pc.cast(pc.fill_null(kept, False), "int64")).as_py() or 0)
 
 
 def _is_number(data_type) -> bool:

@@ -131,6 +131,33 @@ def get_paths(date: str | datetime.date | None = None) -> tuple[str, str]:
     return tuple(str(data_dir() / f"{taxi()}_tripdata_{month:%Y-%m}.parquet") for month in (train_month, val_month))
 
 
+def check_month(path: str, day: datetime.date) -> None:
+    """Fail with one clear message naming `path` unless it is a month of trips to learn from,
+    before any task runs (a task's error would reach main only as an unfinished upstream run)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(
+            f"{path}: no such trip file; download that month into the folder (`hw3 data fetch {day}`)"
+            " or point HW3_DATA_DIR at the folder that has it"
+        )
+    again = f"delete it and download the month again (`hw3 data fetch {day}`)"
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a file that is not parquet
+        raise ValueError(f"{path}: not a readable parquet file ({exc}); {again}") from None
+    pickup, dropoff, *zones = COLUMNS[taxi()]
+    missing = [column for column in COLUMNS[taxi()] if column not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: no column {', '.join(missing)}, so it is no {taxi()} trip file; {again}")
+    wrong = [c for c in (pickup, dropoff) if not pd.api.types.is_datetime64_any_dtype(df[c])]
+    wrong += [c for c in zones if not pd.api.types.is_numeric_dtype(df[c])]
+    if wrong:
+        raise ValueError(f"{path}: {', '.join(wrong)} should hold timestamps (times) and numbers (zones); {again}")
+    if df.empty:
+        raise ValueError(f"{path}: the file has no trips; {again}")
+    if not ((df[dropoff] - df[pickup]).dt.total_seconds() / 60).between(1, 60).any():
+        raise ValueError(f"{path}: no trip lasts 1 to 60 minutes, so nothing is left to learn from; {again}")
+
+
 def save_pickle(obj: object, path: Path) -> None:
     """Pickle `obj` to `path` through a temporary file, so `path` is never half-written."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -152,11 +179,7 @@ def main(date: str | None = None) -> float:
     day = run_date(date)
     train_path, val_path = get_paths(date)
     for path in (train_path, val_path):
-        if not Path(path).is_file():
-            raise FileNotFoundError(
-                f"{path}: no such trip file; download that month into the folder (`hw3 data fetch {day}`)"
-                " or point HW3_DATA_DIR at the folder that has it"
-            )
+        check_month(path, day)
 
     # The two months are read and prepared concurrently; passing a future to a task waits for it.
     zones = categorical()
