@@ -1,53 +1,236 @@
 """`hw3 grade`: grade a submission with the checks, i.e. run `pytest checks/` in a child process.
 
     hw3 grade                                 grade homework/
-    hw3 grade --target DIR                    grade another folder laid out like homework/
+    hw3 grade --target DIR|NOTEBOOK           grade another folder laid out like homework/, or a notebook
     hw3 grade --results-json results.json     also write Gradescope's results.json
+    hw3 grade --cohort DIR [--jobs N] [--out grades.csv]
+                                              grade every sub-folder of DIR on one Prefect server
     hw3 grade -- -k q2 -x                     pass anything after `--` on to pytest
+
+A cohort is graded submission by submission, N at a time, each by its own `pytest checks/`
+against one shared Prefect server and one answer key; each gets `results/<name>/results.json`
+(and the checks' output.txt) beside the CSV, which has a row (student, Q1..Qn, total,
+problem) per sub-folder. A submission that breaks the checks gets a row with its problem;
+the others are graded all the same.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
+import os
 import subprocess
 import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from hw3 import settings
 from hw3.errors import Hw3Error
 
+NOTEBOOK_FILE = "homework.ipynb"
+COHORT_TIMEOUT_S = float(os.environ.get("HW3_COHORT_TIMEOUT_S") or 1800)  # one submission's whole grading
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "grade",
-        help="grade homework/ (or --target DIR) with the checks",
+        help="grade homework/ (or --target DIR, or a --cohort of submissions) with the checks",
         description=__doc__.split("\n\n")[0],
         epilog="Arguments after `--` go to pytest, e.g. `hw3 grade -- -k q2`.",
     )
-    parser.add_argument("--target", metavar="DIR", help="folder to grade (default: homework/)")
+    parser.add_argument("--target", metavar="DIR|NOTEBOOK", help="folder or .ipynb notebook to grade (default: homework/)")
     parser.add_argument("--results-json", metavar="FILE", help="write the grade as Gradescope's results.json")
     parser.add_argument("--prefect-api-url", metavar="URL", help="grade against this running Prefect server")
+    parser.add_argument("--cohort", metavar="DIR", help="grade every sub-folder of DIR (each laid out like homework/)")
+    parser.add_argument("--jobs", type=int, default=2, metavar="N", help="cohort: submissions graded at a time (default: 2)")
+    parser.add_argument("--out", metavar="FILE", help="cohort: the grades CSV (default: grades.csv in the current folder)")
     parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     parser.set_defaults(run=run)
 
 
-def pytest_argv(args: argparse.Namespace, checks_dir: Path) -> list[str]:
-    argv = [sys.executable, "-m", "pytest", str(checks_dir)]
-    if args.target:
-        folder = Path(args.target).resolve()
-        if not folder.is_dir():
-            raise Hw3Error(f"--target {args.target}: no such folder; give the folder that holds homework.py")
-        argv += ["--target", str(folder)]
-    if args.results_json:
-        argv += ["--results-json", str(Path(args.results_json).resolve())]
-    if args.prefect_api_url:
-        argv += ["--prefect-api-url", args.prefect_api_url]
-    extra = list(args.pytest_args)
-    return argv + (extra[1:] if extra[:1] == ["--"] else extra)
-
-
-def run(args: argparse.Namespace) -> int:
+def _checks_dir() -> Path:
     checks_dir = settings.PROJECT_ROOT / "checks"
     if not (checks_dir / "conftest.py").is_file():
         raise Hw3Error(f"{checks_dir}: the checks are missing; restore the checks/ folder of the homework")
-    return subprocess.call(pytest_argv(args, checks_dir))
+    return checks_dir
+
+
+def _pytest_extra(args: argparse.Namespace) -> list[str]:
+    extra = list(args.pytest_args)
+    return extra[1:] if extra[:1] == ["--"] else extra
+
+
+def pytest_argv(target: Path | None, results_json: Path | None, api_url: str | None, extra: list[str]) -> list[str]:
+    """`python -m pytest checks/ ...` for one submission."""
+    argv = [sys.executable, "-m", "pytest", str(_checks_dir()), "-p", "no:cacheprovider"]
+    if target:
+        argv += ["--target", str(target)]
+    if results_json:
+        argv += ["--results-json", str(results_json)]
+    if api_url:
+        argv += ["--prefect-api-url", api_url]
+    return argv + extra
+
+
+def submission_target(given: str | os.PathLike, option: str = "--target") -> Path:
+    """The folder or notebook to grade; Hw3Error if it is neither."""
+    path = Path(given).resolve()
+    if path.is_dir() or path.is_file() and path.suffix == ".ipynb":
+        return path
+    raise Hw3Error(f"{option} {given}: no such folder or .ipynb notebook; give the folder that holds homework.py (or the notebook)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.cohort:
+        if args.target or args.results_json:
+            raise Hw3Error("--cohort grades every sub-folder of its folder: leave out --target and --results-json")
+        return grade_cohort(Path(args.cohort), args.jobs, Path(args.out or "grades.csv"), args.prefect_api_url, _pytest_extra(args))
+    target = submission_target(args.target) if args.target else None
+    results = Path(args.results_json).resolve() if args.results_json else None
+    return subprocess.call(pytest_argv(target, results, args.prefect_api_url, _pytest_extra(args)))
+
+
+# -- cohort ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Graded:
+    """One submission of a cohort: its scores by question (empty if it was not graded)."""
+
+    student: str
+    scores: dict[str, int]
+    total: int | None
+    problem: str | None
+    seconds: float
+
+
+def cohort_members(folder: Path) -> list[tuple[str, Path]]:
+    """(name, target) of each sub-folder of a cohort folder: the folder, or its notebook when
+    it has one and no homework.py."""
+    if not folder.is_dir():
+        raise Hw3Error(f"--cohort {folder}: no such folder; give the folder that holds one sub-folder per student")
+    members = []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        notebook = sub / NOTEBOOK_FILE
+        target = notebook if notebook.is_file() and not (sub / "homework.py").is_file() else sub
+        members.append((sub.name, target.resolve()))
+    if not members:
+        raise Hw3Error(f"--cohort {folder}: no sub-folders; put each student's submission in a folder of its own")
+    return members
+
+
+def grade_one(name: str, target: Path, out: Path, api_url: str, extra: list[str], env: dict[str, str]) -> Graded:
+    """Grade one submission in a child `pytest checks/`; never raises for the submission's sake."""
+    out.mkdir(parents=True, exist_ok=True)
+    results_json = out / "results.json"
+    results_json.unlink(missing_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"hw3-cohort-{name[:20]}-"))
+    argv = pytest_argv(target, results_json, api_url, ["--basetemp", str(work / "basetemp"), *extra])
+    started = time.monotonic()
+    with open(out / "output.txt", "wb") as output:
+        try:
+            subprocess.run(argv, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                           timeout=COHORT_TIMEOUT_S, check=False)
+            problem = None
+        except subprocess.TimeoutExpired:
+            problem = f"the checks did not finish within {COHORT_TIMEOUT_S:g} s (HW3_COHORT_TIMEOUT_S)"
+    seconds = time.monotonic() - started
+    _remove(work)
+    try:
+        results = json.loads(results_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return Graded(name, {}, None, problem or f"the checks wrote no results.json; see {out / 'output.txt'}", seconds)
+    scores = {test["name"].split()[0]: test["score"] for test in results["tests"]}
+    return Graded(name, scores, results["score"], problem, seconds)
+
+
+def _remove(folder: Path) -> None:
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def grade_cohort(folder: Path, jobs: int, csv_path: Path, api_url: str | None, extra: list[str]) -> int:
+    """Grade every submission of `folder`, `jobs` at a time, on one server; write the CSV."""
+    from hw3 import catalogue
+
+    if jobs < 1:
+        raise Hw3Error(f"--jobs {jobs}: give at least 1")
+    members = cohort_members(folder)
+    course = catalogue.load()
+    csv_path = csv_path.resolve()
+    results_dir = csv_path.parent / "results"
+    with tempfile.TemporaryDirectory(prefix="hw3-cohort-") as scratch:
+        extra = _with_answer_key(extra, Path(scratch))
+        key_file = Path(extra[extra.index("--answer-key") + 1]).resolve()
+        env = dict(os.environ)
+        env["HW3_CHECK_PROTECT"] = os.pathsep.join([str(folder.resolve()), str(key_file), str(results_dir)])
+        with _server(api_url, Path(scratch)) as url:
+            started = time.monotonic()
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                futures = [pool.submit(grade_one, name, target, results_dir / name, url, extra, env) for name, target in members]
+                graded = []
+                for future in futures:
+                    graded.append(future.result())
+                    print(_line(graded[-1], course), flush=True)
+            seconds = time.monotonic() - started
+    _write_csv(csv_path, graded, course)
+    ungraded = [g for g in graded if g.total is None]
+    print(f"graded {len(graded) - len(ungraded)} of {len(graded)} submissions in {seconds:.0f} s; {csv_path}")
+    return 1 if ungraded else 0
+
+
+def _with_answer_key(extra: list[str], scratch: Path) -> list[str]:
+    """The pytest args with `--answer-key FILE`: the one given, else the shipped key, else one
+    built once from the reference (so that every submission is graded with the same key)."""
+    from hw3 import answer_key
+
+    if "--answer-key" in extra:
+        return extra
+    shipped = settings.PROJECT_ROOT / "checks" / "key.json"
+    key_file = shipped if shipped.is_file() else answer_key.build_from_reference(settings.PROJECT_ROOT).save(scratch / "key.json")
+    return [*extra, "--answer-key", str(key_file)]
+
+
+class _server:
+    """The given server's URL, or one started for the cohort (stopped at the end)."""
+
+    def __init__(self, api_url: str | None, scratch: Path):
+        self.api_url, self.scratch, self.server = api_url, scratch, None
+
+    def __enter__(self) -> str:
+        if self.api_url:
+            return self.api_url.rstrip("/")
+        sys.path.insert(0, str(settings.PROJECT_ROOT))
+        from checks.harness.server import PrefectServer
+
+        self.server = PrefectServer(self.scratch / "prefect-server")
+        return self.server.start()
+
+    def __exit__(self, *exc) -> None:
+        if self.server:
+            self.server.stop()
+
+
+def _line(graded: Graded, course) -> str:
+    if graded.total is None:
+        return f"{graded.student}: not graded: {graded.problem}"
+    scores = " ".join(f"{q.id} {graded.scores.get(q.id, 0)}/{q.points}" for q in course.questions)
+    return f"{graded.student}: {scores}, total {graded.total}/{course.max_score} ({graded.seconds:.0f} s)"
+
+
+def _write_csv(path: Path, graded: list[Graded], course) -> None:
+    """student, Q1..Qn, total, problem; written whole through a temporary file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + ".part")
+    with open(part, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["student", *(q.id for q in course.questions), "total", "problem"])
+        for g in graded:
+            scores = [g.scores.get(q.id, "") if g.total is not None else "" for q in course.questions]
+            writer.writerow([g.student, *scores, "" if g.total is None else g.total, g.problem or ""])
+    os.replace(part, path)

@@ -104,4 +104,7 @@ def test_hw3_grade_runs_the_checks(prefect_api_url, tmp_path):
 def test_hw3_grade_refuses_a_missing_target(tmp_path):
     done = hw3_grade("--target", str(tmp_path / "nowhere"))
     assert done.returncode == 2
-    assert done.stderr == f"hw3: --target {tmp_path / 'nowhere'}: no such folder; give the folder that holds homework.py\n"
+    assert done.stderr == (
+        f"hw3: --target {tmp_path / 'nowhere'}: no such folder or .ipynb notebook; "
+        "give the folder that holds homework.py (or the notebook)\n"
+    )
