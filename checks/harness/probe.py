@@ -10,7 +10,8 @@ submission printed) and the job's own fields. Jobs:
     get_paths   get_paths(date) for every date in `dates`, and get_paths(None) with the
                 clock set to each day in `frozen_days`
     flow        main(date=`date`), or main() with the clock set to `frozen_day`
-    deployment  read CRON and TIMEZONE from deployment.py and call register()
+    deployment  read CRON and TIMEZONE from deployment.py and call register() (the
+                deployment's name gets a suffix of this run: `separate_deployments`)
 
 The probe is a standalone script: it imports the submission, Prefect and the standard
 library only, never the checks, so nothing of the grading is within the submission's reach.
@@ -398,6 +399,30 @@ def job_flow(request: dict, report: Report) -> None:
             raise JobFailed(f"the flow run of {call} ended {state.name}: {detail}")
 
 
+def separate_deployments(token: str) -> None:
+    """Name the deployments this process creates `<name>-<token>`: a deployment is known by
+    its flow's name and its own, the same (main/...) in every submission, so submissions
+    graded at the same time on one server would otherwise update each other's schedule."""
+    from prefect.client.orchestration._deployments.client import DeploymentAsyncClient, DeploymentClient
+
+    def renamed(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        if "name" in kwargs:
+            return args, {**kwargs, "name": f"{kwargs['name']}-{token}"}
+        return (args[0], f"{args[1]}-{token}", *args[2:]), kwargs
+
+    sync_create, async_create = DeploymentClient.create_deployment, DeploymentAsyncClient.create_deployment
+
+    def create(self, *args, **kwargs):
+        args, kwargs = renamed(args, kwargs)
+        return sync_create(self, *args, **kwargs)
+
+    async def create_async(self, *args, **kwargs):
+        args, kwargs = renamed(args, kwargs)
+        return await async_create(self, *args, **kwargs)
+
+    DeploymentClient.create_deployment, DeploymentAsyncClient.create_deployment = create, create_async
+
+
 def job_deployment(request: dict, report: Report) -> None:
     load_module("homework", report.target, report)  # what `from homework import main` finds
     module = load_module("deployment", report.target, report)
@@ -407,6 +432,7 @@ def job_deployment(request: dict, report: Report) -> None:
     register = getattr(module, "register", None)
     if register is None:
         raise JobFailed("deployment.py has no register()")
+    separate_deployments(uuid.uuid4().hex[:8])
     report.phase("calling register()")
     try:
         with report.student_code():
