@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
+from pathlib import Path
 
 from hw3.errors import Hw3Error
 
@@ -21,7 +21,9 @@ INSTRUCTOR_MODULES: frozenset[str] = frozenset({"hw3.key", "hw3.release"})
 
 def available(name: str) -> bool:
     """Whether command module `name` is here (an instructor-only one is missing in a release)."""
-    return name not in INSTRUCTOR_MODULES or importlib.util.find_spec(name) is not None
+    # Looked up beside this file, not through the import system: an editable install of the
+    # course's own project would otherwise lend a release its instructor modules.
+    return name not in INSTRUCTOR_MODULES or Path(__file__).with_name(f"{name.rpartition('.')[2]}.py").is_file()
 
 
 def build_parser() -> argparse.ArgumentParser:
