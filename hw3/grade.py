@@ -20,6 +20,7 @@ import argparse
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -139,19 +140,13 @@ def grade_one(name: str, target: Path, out: Path, api_url: str, extra: list[str]
         except subprocess.TimeoutExpired:
             problem = f"the checks did not finish within {COHORT_TIMEOUT_S:g} s (HW3_COHORT_TIMEOUT_S)"
     seconds = time.monotonic() - started
-    _remove(work)
+    shutil.rmtree(work, ignore_errors=True)
     try:
         results = json.loads(results_json.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return Graded(name, {}, None, problem or f"the checks wrote no results.json; see {out / 'output.txt'}", seconds)
     scores = {test["name"].split()[0]: test["score"] for test in results["tests"]}
     return Graded(name, scores, results["score"], problem, seconds)
-
-
-def _remove(folder: Path) -> None:
-    import shutil
-
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def grade_cohort(folder: Path, jobs: int, csv_path: Path, api_url: str | None, extra: list[str]) -> int:
@@ -205,7 +200,8 @@ class _server:
     def __enter__(self) -> str:
         if self.api_url:
             return self.api_url.rstrip("/")
-        sys.path.insert(0, str(settings.PROJECT_ROOT))
+        if str(settings.PROJECT_ROOT) not in sys.path:  # the checks' package, beside hw3
+            sys.path.insert(0, str(settings.PROJECT_ROOT))
         from checks.harness.server import PrefectServer
 
         self.server = PrefectServer(self.scratch / "prefect-server")

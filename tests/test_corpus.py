@@ -1,0 +1,95 @@
+"""The corpus (tests/corpus): every realistic wrong submission loses exactly the questions it
+declares, every correct one gets full marks. Graded as an instructor grades a cohort:
+`hw3 grade --cohort DIR --jobs 2` on the session's Prefect server; prints a table."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from corpus import CORRECT, WRONG, Variant
+from submissions import PROJECT_ROOT, make_submission, reference_key_file
+
+from hw3 import catalogue
+
+COURSE = catalogue.load()
+
+
+def grade_cohort(variants: dict[str, Variant], folder: Path, api_url: str, jobs: int = 2) -> tuple[dict[str, dict], float, str]:
+    """Make each variant a sub-folder of a cohort, grade it with `hw3 grade --cohort`; return
+    the CSV rows by folder name, the seconds it took and the command's output."""
+    cohort = folder / "cohort"
+    for name, variant in variants.items():
+        make_submission(cohort / name, variant.edits)
+    out = folder / "grades.csv"
+    argv = [sys.executable, "-m", "hw3.cli", "grade", "--cohort", str(cohort), "--jobs", str(jobs), "--out", str(out),
+            "--prefect-api-url", api_url, "--", "--answer-key", str(reference_key_file())]
+    started = time.monotonic()
+    done = subprocess.run(argv, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=3600)
+    seconds = time.monotonic() - started
+    assert out.is_file(), done.stdout + done.stderr
+    with open(out, newline="", encoding="utf-8") as handle:
+        rows = {row["student"]: row for row in csv.DictReader(handle)}
+    return rows, seconds, done.stdout + done.stderr
+
+
+def lost(row: dict) -> set[str]:
+    return {q.id for q in COURSE.questions if row[q.id] != str(q.points)}
+
+
+@pytest.mark.slow
+def test_corpus(prefect_api_url, tmp_path):
+    variants = {f"wrong-{n:02d}-{v.slug}": v for n, v in enumerate(WRONG, 1)}
+    variants |= {f"right-{n:02d}-{v.slug}": v for n, v in enumerate(CORRECT, 1)}
+    assert len(WRONG) >= 30 and len(CORRECT) >= 10
+    rows, seconds, output = grade_cohort(variants, tmp_path, prefect_api_url)
+
+    table, misses = [], []
+    for name, variant in variants.items():
+        row = rows[name]
+        got = lost(row) if row["total"] else {"not graded"}
+        ok = got == set(variant.lost)
+        table.append(f"{'ok ' if ok else 'BAD'} {name:<72} expected to lose {','.join(sorted(variant.lost)) or '-':<9} lost {','.join(sorted(got)) or '-'}")
+        if not ok:
+            misses.append(f"{name}: expected {sorted(variant.lost)}, lost {sorted(got)} ({tmp_path / 'results' / name / 'results.json'})")
+    caught = sum(1 for n, v in variants.items() if v.lost and rows[n]["total"] and lost(rows[n]) == set(v.lost))
+    full = sum(1 for n, v in variants.items() if not v.lost and rows[n]["total"] == str(COURSE.max_score))
+    summary = (f"corpus: wrong submissions caught on the right questions {caught}/{len(WRONG)}, "
+               f"correct submissions at full marks {full}/{len(CORRECT)}, graded in {seconds:.0f} s (2 at a time)")
+    print("\n".join(["", *table, summary]))
+    assert not misses, "\n".join(misses) + "\n" + output[-3000:]
+
+
+def hw3_grade(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hw3.cli", "grade", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--cohort", "nowhere"], "hw3: --cohort nowhere: no such folder; give the folder that holds one sub-folder per student\n"),
+        (["--cohort", "empty"], "hw3: --cohort empty: no sub-folders; put each student's submission in a folder of its own\n"),
+        (["--cohort", "empty", "--target", "x"], "hw3: --cohort grades every sub-folder of its folder: leave out --target and --results-json\n"),
+        (["--cohort", "one", "--jobs", "0"], "hw3: --jobs 0: give at least 1\n"),
+    ],
+)
+def test_cohort_refuses_clearly(tmp_path, args, message):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "one" / "alice").mkdir(parents=True)
+    done = hw3_grade(*args, cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (2, message)
+    assert not (tmp_path / "grades.csv").exists()
+
+
+def test_grade_takes_a_notebook(tmp_path):
+    notebook = tmp_path / "homework.ipynb"
+    notebook.write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    done = hw3_grade("--target", str(notebook), "--", "--collect-only", "-q", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "test_q1_main_runs_as_a_flow" in done.stdout
