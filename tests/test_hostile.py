@@ -205,3 +205,125 @@ def test_a_long_reason_is_cut_in_the_grade_table():
     book.record("Q1", "test_q1_nothing_printed", FAILED, "your code printed 'x" + "x" * 100_000 + "'")
     line = next(line for line in book.report_lines() if line.startswith("Q1 "))
     assert len(line) < 700 and line.endswith("x... (99,521 more characters)")
+
+
+# -- whole hostile submissions, graded as a cohort ----------------------------------------------
+
+# A wrong cron that makes the probe (its own process) report the right one.
+FORGED_CRON = """CRON = "9 15 * * *"
+import __main__
+_write = __main__.Report.write
+
+
+def _forged(self):
+    if "cron" in self.fields:
+        self.fields["cron"] = "0 9 15 * *"
+    _write(self)
+
+
+__main__.Report.write = _forged
+"""
+
+# name -> (edits of the reference, the questions it must cost, a text each lost question's output has)
+HOSTILE = {
+    "loops-in-register": (
+        {"deployment.py": [('    main = Flow.from_source(', '    while True:\n        pass\n    main = Flow.from_source(')]},
+        {"Q4"}, "timed out after 90 s while calling register()",
+    ),
+    "exits-importing-deployment": (
+        {"deployment.py": [("DEPLOYMENT_NAME = ", "import os\nos._exit(3)\nDEPLOYMENT_NAME = ")]},
+        {"Q4"}, "exited with code 3 while importing deployment.py",
+    ),
+    "sys-exit-in-get-paths-of-today": (
+        {"homework.py": [("        return datetime.date.today()", "        raise SystemExit(3)")]},
+        {"Q2", "Q3"}, "exited with code 3 while",
+    ),
+    "kills-the-grader": (
+        {"deployment.py": [("DEPLOYMENT_NAME = ", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nDEPLOYMENT_NAME = ")]},
+        {"Q4"}, "importing deployment.py raised PermissionError: the checks do not allow signalling process",
+    ),
+    "reads-the-reference": (
+        {"deployment.py": [("DEPLOYMENT_NAME = ", f"open({str(PROJECT_ROOT / 'solutions' / 'deployment.py')!r}).read()\nDEPLOYMENT_NAME = ")]},
+        {"Q4"}, f"the checks do not allow reading {PROJECT_ROOT / 'solutions' / 'deployment.py'}",
+    ),
+    "downloads-its-data": (
+        {"homework.py": [("    return pd.read_parquet(path)", "    import urllib.request\n    urllib.request.urlopen('http://example.com/x.parquet', timeout=5)\n    return pd.read_parquet(path)")]},
+        {"Q1", "Q2", "Q3"}, "network access (example.com:80); only the checks' Prefect server",
+    ),
+    "hogs-memory-in-register": (
+        {"deployment.py": [('    main = Flow.from_source(', '    hog = bytearray(8 * 1024**3)\n    main = Flow.from_source(')]},
+        {"Q4"}, "register() raised MemoryError",
+    ),
+    "prints-megabytes": (
+        {"homework.py": [("    train_path, val_path = get_paths(date)", "    print('x' * 5_000_000)\n    train_path, val_path = get_paths(date)")]},
+        {"Q1"}, "your code printed ",
+    ),
+    "wipes-its-working-directory-and-data": (
+        {"homework.py": [("    train_path, val_path = get_paths(date)", "    import shutil\n    shutil.rmtree('.', ignore_errors=True)\n    for p in pathlib.Path(data_dir()).glob('*'):\n        try:\n            p.unlink()\n        except PermissionError:\n            pass\n    train_path, val_path = get_paths(date)"),
+                         ("import pickle\n", "import pathlib\nimport pickle\n")]},
+        set(), "",
+    ),
+    "syntax-error": (
+        {"homework.py": [("@flow\ndef main(", "@flow\ndef main(:")]},
+        {"Q1", "Q2", "Q3", "Q4"}, "importing homework.py raised SyntaxError",
+    ),
+    "forges-its-cron-in-the-probe": (
+        {"deployment.py": [('CRON = "0 9 15 * *"', FORGED_CRON)]},
+        {"Q4"}, "the deployment register() made is scheduled by cron 9 15 * * *",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def hostile_grades(prefect_api_url, tmp_path_factory):
+    from test_corpus import grade_cohort
+
+    from corpus import Variant
+
+    folder = tmp_path_factory.mktemp("hostile")
+    variants = {name: Variant(name, edits) for name, (edits, _, _) in HOSTILE.items()}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HW3_CHECK_TIMEOUT_S", "90")
+        rows, _, output = grade_cohort(variants, folder, prefect_api_url)
+    return folder, rows, output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", HOSTILE)
+def test_a_hostile_submission_costs_its_questions_only(hostile_grades, name):
+    import json
+
+    from hw3 import catalogue
+
+    folder, rows, output = hostile_grades
+    _, lost, reason = HOSTILE[name]
+    row = rows[name]
+    course = catalogue.load()
+    assert row["total"], f"{name} was not graded: {row['problem']}\n{output[-3000:]}"
+    assert {q.id for q in course.questions if row[q.id] != str(q.points)} == lost, row
+    results = json.loads((folder / "results" / name / "results.json").read_text())
+    outputs = [test["output"] for test in results["tests"] if test["name"].split()[0] in lost]
+    assert not lost or any(reason in text for text in outputs), outputs
+    assert all(len(text) < 5_000 for text in outputs)
+
+
+def test_deployments_of_submissions_graded_together_stay_apart(prefect_api_url, tmp_path):
+    """Every submission deploys `main` as "monthly-training": on one server the checks must
+    still read each submission's own schedule."""
+    import shutil
+
+    from checks.harness import api
+
+    ids, crons = [], ("0 9 15 * *", "9 15 * * *")
+    for n, expression in enumerate(crons):
+        target = tmp_path / f"student{n}"
+        target.mkdir()
+        for name in ("homework.py", "deployment.py"):
+            shutil.copy(PROJECT_ROOT / "solutions" / name, target / name)
+        text = (target / "deployment.py").read_text().replace('CRON = "0 9 15 * *"', f'CRON = "{expression}"')
+        (target / "deployment.py").write_text(text)
+        result = run_probe("deployment", target, Sandbox(tmp_path / f"sandbox{n}", prefect_api_url, tmp_path))
+        assert result.ok, result.reason
+        ids.append(result.data["deployment_id"])
+    assert ids[0] != ids[1]
+    assert [[s.cron for s in api.deployment_schedules(prefect_api_url, i)] for i in ids] == [[c] for c in crons]
