@@ -118,7 +118,7 @@ def test_missing_and_mistyped_columns_are_named(tmp_path: Path):
 def test_a_file_with_the_needed_columns_only_passes_with_a_note(tmp_path: Path):
     path = tmp_path / "fhv_tripdata_2021-06.parquet"
     stamps = pd.to_datetime(["2021-06-01 10:00", "2021-06-01 11:00"])
-    pd.DataFrame({"pickup_datetime": stamps, "dropOff_datetime": stamps, "PUlocationID": [1, 2],
+    pd.DataFrame({"pickup_datetime": stamps, "dropOff_datetime": stamps + pd.Timedelta(minutes=10), "PUlocationID": [1, 2],
                   "DOlocationID": [2.0, None]}).to_parquet(path)
     line = tripdata.check_trip_file(path)
     assert "ok, fhv trip file, 2 rows, 4 columns (without dispatching_base_num, SR_Flag, Affiliated_base_number)" in line
