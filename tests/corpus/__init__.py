@@ -56,7 +56,8 @@ WRONG = (
     wrong("date.today without a call", "Q2,Q3", {HOMEWORK: [("return datetime.date.today()", "return datetime.date.today")]},
           "main() on today's date fails as get_paths(None) does, so today's artifacts are missing (Q3)"),
     wrong("month arithmetic without relativedelta", "Q2", {HOMEWORK: [(MONTHS, "(first_of_month.replace(month=first_of_month.month - n) for n in (2, 1))")]}),
-    wrong("training and validation months swapped", "Q2", {HOMEWORK: [(MONTHS, MONTHS.replace("(2, 1)", "(1, 2)"))]}),
+    wrong("training and validation months swapped", "Q2,Q3", {HOMEWORK: [(MONTHS, MONTHS.replace("(2, 1)", "(1, 2)"))]},
+          "the DictVectorizer is then fitted on the validation month, which lacks a zone of the training month (Q3)"),
     wrong("months one too early", "Q1,Q2,Q3", {HOMEWORK: [(MONTHS, MONTHS.replace("(2, 1)", "(3, 2)"))]}, FLOW_DOES_NOT_RUN),
     wrong("day and month swapped when parsing the date", "Q1,Q2,Q3", {HOMEWORK: [
         ("return datetime.date.fromisoformat(date)", "return datetime.datetime.strptime(date, '%Y-%d-%m').date()")]}, FLOW_DOES_NOT_RUN),
