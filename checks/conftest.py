@@ -32,7 +32,7 @@ os.environ["PREFECT_HOME"] = _PREFECT_HOME
 for _name in ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE"):
     os.environ.pop(_name, None)
 
-from checks.harness.grading import Gradebook, classify, question_of  # noqa: E402
+from checks.harness.grading import Gradebook, classify, part_of, question_of  # noqa: E402
 from hw3 import answer_key, catalogue  # noqa: E402
 
 CHECKS_DIR = Path(__file__).resolve().parent
@@ -58,9 +58,15 @@ def _is_check(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    strays = [item.nodeid for item in items if _is_check(item) and question_of(item.name) is None]
+    course = catalogue.load()
+
+    def stray(item: pytest.Item) -> bool:
+        qid = question_of(item.name)
+        return qid not in course.ids or part_of(item.name, course[qid]) is None
+
+    strays = [item.nodeid for item in items if _is_check(item) and stray(item)]
     if strays:
-        raise pytest.UsageError(f"checks must be named test_q<N>_...: {', '.join(strays)}")
+        raise pytest.UsageError(f"checks must be named test_q<N>_<part>_... after a part of the catalogue: {', '.join(strays)}")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -147,10 +153,16 @@ def grading(request, target, key, course, prefect_api_url, tmp_path_factory):
 
     session = GradingSession(target, key, course, prefect_api_url, tmp_path_factory.mktemp("grading"))
     gradebook = request.config.stash[GRADEBOOK]
-    gradebook.notes += session.answers.notes
+    gradebook.notes += session.answers.notes + [f.message for f in session.findings if f.charge is None]
+    gradebook.causes += [f.cause for f in session.findings if f.charge]
+    gradebook.roots.update({str(target): "", str(PROJECT_ROOT): ""})
+    for name in ("paths", "course", "today", "real", "deployment", "q6"):
+        gradebook.roots.update({str(session.sandbox(name).work): "", str(session.sandbox(name).folder): ".."})
+    notes_before = len(session.answers.notes)
     session.start({question_of(item.name) for item in request.session.items if _is_check(item)})
     try:
         yield session
+        gradebook.notes += session.answers.notes[notes_before:]
         try:
             gradebook.figures += session.figure_lines()
         except Exception as exc:  # the checks that needed these figures said why already

@@ -1,15 +1,18 @@
-"""Q1: main is a Prefect flow, the four helpers are its tasks, and it logs instead of printing.
+"""Q1: main is a Prefect 3 flow, the four helpers are its tasks, and it logs instead of printing.
 
-Judged from the server: the flow run of main(date=<course date>) and its task runs and logs.
+Part `flow`: judged from the server (the flow run of main(date=<course date>), its task runs
+and logs) and from the code (what was written for Prefect 2). Part `answer`: answers.toml.
 """
 
 from checks.harness.grading import fail
 from checks.harness.measure import validation_mse
 
+PART = "Q1.flow"
+
 
 def completed_record(grading):
     """The server's record of the course-date flow run."""
-    run = grading.finished("course")
+    run = grading.finished("course", PART)
     if not run.data["is_flow"]:
         fail("main is not a Prefect flow: decorate it with @flow")
     record = grading.record("course")
@@ -18,27 +21,34 @@ def completed_record(grading):
     return record
 
 
-def test_q1_main_runs_as_a_flow(grading):
+def test_q1_flow_runs(grading):
     completed_record(grading)
 
 
-def test_q1_helpers_run_as_tasks(grading, course):
+def test_q1_flow_helpers_run_as_tasks(grading, course):
     record = completed_record(grading)
     missing = [name for name in course["Q1"].options if name not in record.task_names]
     if missing:
         fail(f"the flow run has no task run of {', '.join(missing)}: decorate it with @task and call it from main")
 
 
-def test_q1_validation_mse_is_logged(grading):
+def test_q1_flow_logs_the_validation_mse(grading):
     record = completed_record(grading)
     if validation_mse(record.log_messages) is None:
         fail("no validation MSE message in the flow run's logs on the server: log it with get_run_logger()")
 
 
-def test_q1_nothing_printed(grading):
-    printed = grading.finished("course").stdout.splitlines()
+def test_q1_flow_prints_nothing(grading):
+    printed = grading.finished("course", PART).data.get("run_stdout", "").splitlines()
     if printed:
-        fail(f"your code printed {len(printed)} line(s), e.g. {printed[0]!r}: log with get_run_logger() instead")
+        fail(f"your flow printed {len(printed)} line(s), e.g. {printed[0][:120]!r}: log with get_run_logger() instead")
+
+
+def test_q1_flow_written_for_prefect_3(grading):
+    grading.run("course")
+    problems = grading.findings_of(PART)
+    if problems:
+        fail("; ".join(problems))
 
 
 def test_q1_answer(grading, course):

@@ -1,5 +1,6 @@
-"""Q2: get_paths(date) names the right two months (compared with the key's digests), also
-for date=None with the clock set to several days, and the flow's validation MSE is right."""
+"""Q2: get_paths(date) names the right two months (compared with the key's digests by their
+file names; any folder), also for date=None with the clock set to several days (part
+`get_paths`); the flow's validation MSE is right, and so is q2 (part `mse`)."""
 
 from pathlib import Path
 
@@ -12,8 +13,7 @@ SHOWN = 3  # wrong cases quoted in a failure
 
 def wrong_calls(grading, key, group: str) -> list[str]:
     """What is wrong with the get_paths calls of a group ("dates" or "today")."""
-    run = grading.finished("paths")
-    sandbox = grading.sandbox("paths")
+    run = grading.finished("paths", "Q2.get_paths")
     days = sorted(key.paths) if group == "dates" else key.frozen_days
     wrong = []
     for day in days:
@@ -26,8 +26,6 @@ def wrong_calls(grading, key, group: str) -> list[str]:
         shown = ", ".join(Path(p).name for p in paths)
         if not key.paths_are(day, *paths):
             wrong.append(f"{call} returned ({shown}), not the right months")
-        elif any((sandbox.folder / "work" / p).resolve().parent != sandbox.data_dir.resolve() for p in paths):
-            wrong.append(f"{call} returned paths outside the data folder: {paths} (use HW3_DATA_DIR, else data/)")
     return wrong
 
 
@@ -45,8 +43,8 @@ def test_q2_get_paths_of_today(grading, key):
     fail_on(wrong_calls(grading, key, "today"))
 
 
-def test_q2_validation_mse(grading):
-    grading.finished("course")
+def test_q2_mse_of_the_flow(grading):
+    grading.finished("course", "Q2.mse")
     reading = grading.reported_mse("course")
     if reading is None:
         fail("the flow reported no validation MSE (a message with 'validation' and 'MSE' and the number)")
@@ -55,10 +53,10 @@ def test_q2_validation_mse(grading):
         fail(f"your flow's validation MSE is {reading.value} ({reading.message!r}); on the same data it should be {expected:.6f}")
 
 
-def test_q2_validation_mse_on_real_data(grading, key, course):
+def test_q2_mse_on_real_data(grading, key, course):
     if not grading.real_files:
         pytest.skip("the real trip files of the course date are not in your data folder")
-    grading.finished("real")
+    grading.finished("real", "Q2.mse")
     reading = grading.reported_mse("real")
     if reading is None:
         fail("the flow reported no validation MSE on your real trip files")
@@ -67,5 +65,11 @@ def test_q2_validation_mse_on_real_data(grading, key, course):
         fail(f"on your real trip files the validation MSE is {reading.value}, which is not near the expected answer")
 
 
-def test_q2_answer(grading, course):
+def test_q2_mse_written_for_today(grading):
+    problems = grading.findings_of("Q2.mse")
+    if problems:
+        fail("; ".join(problems))
+
+
+def test_q2_mse_answer(grading, course):
     grading.check_choice(course["Q2"], "is not the validation MSE of the course date")

@@ -1,5 +1,6 @@
 """Q3: the flow pickles the fitted model as model-{date}.bin and the fitted DictVectorizer as
-dv-{date}.b in the models folder, for a given date and for today (clock set to a day)."""
+dv-{date}.b in the models folder, for a given date and for today (clock set to a day)
+(part `artifacts`), and q3 is right (part `answer`)."""
 
 import pytest
 from sklearn.feature_extraction import DictVectorizer
@@ -14,7 +15,9 @@ def saved(grading, run: str, kind: str, day: str, cls: type, fitted: str):
     path = grading.artifact(run, kind, day)
     if not path.is_file():
         others = sorted(p.name for p in path.parent.iterdir())
-        fail(f"{path.name} was not saved in the models folder (it has: {', '.join(others) or 'nothing'})")
+        elsewhere = sorted(p.name for p in path.parent.parent.iterdir() if p.is_file() and p.suffix in (".bin", ".b", ".pkl"))
+        where = f"; the working directory has {', '.join(elsewhere)}" if elsewhere else ""
+        fail(f"{path.name} was not saved in the models folder (it has: {', '.join(others) or 'nothing'}{where})")
     try:
         obj = artifacts.load(path)
     except artifacts.ArtifactError as exc:
@@ -27,7 +30,7 @@ def saved(grading, run: str, kind: str, day: str, cls: type, fitted: str):
 
 
 def test_q3_artifacts_of_the_course_date(grading, key):
-    grading.finished("course")
+    grading.finished("course", "Q3.artifacts")
     model = saved(grading, "course", "model", key.date, LinearRegression, "coef_")
     dv = saved(grading, "course", "dv", key.date, DictVectorizer, "vocabulary_")
     expected = grading.expected.feature_count
@@ -38,16 +41,16 @@ def test_q3_artifacts_of_the_course_date(grading, key):
 
 
 def test_q3_artifacts_of_today(grading, key):
-    grading.finished("today")
+    grading.finished("today", "Q3.artifacts")
     day = key.frozen_days[0]
     saved(grading, "today", "model", day, LinearRegression, "coef_")
     saved(grading, "today", "dv", day, DictVectorizer, "vocabulary_")
 
 
-def test_q3_dv_size_on_real_data(grading, key, course):
+def test_q3_answer_dv_size_on_real_data(grading, key, course):
     if not grading.real_files:
         pytest.skip("the real trip files of the course date are not in your data folder")
-    grading.finished("real")
+    grading.finished("real", "Q3.answer")
     size = grading.artifact("real", "dv", key.date).stat().st_size
     question = course["Q3"]
     if not key.answer_is(question.key, question.closest_option(size)):

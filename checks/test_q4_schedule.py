@@ -1,5 +1,6 @@
 """Q4: deployment.CRON fires at the times asked for (compared by fire times, so "00 6 1 * *"
-is as good as an option "0 6 1 * *"), and register() puts a deployment on that schedule on the server."""
+is as good as an option "0 6 1 * *"), and register() puts a deployment on that schedule on the
+server (part `deployment`); q4 is right (part `answer`)."""
 
 from checks.harness import cron
 from checks.harness.grading import fail, not_attempted
@@ -13,7 +14,7 @@ def cron_option(expression, what: str, course) -> str | None:
         fail(f"{what}: {exc}")
 
 
-def test_q4_cron(grading, key, course):
+def test_q4_deployment_cron(grading, key, course):
     run = grading.run("deployment")
     if "cron" not in run.data:
         fail(run.reason)
@@ -26,10 +27,16 @@ def test_q4_cron(grading, key, course):
         fail(f"CRON = {expression!r} does not fire at the times the question asks for")
 
 
-def test_q4_registered_schedule(grading):
+def test_q4_deployment_registered_on_the_schedule(grading):
     problem = grading.schedule_problem()
     if problem:
         fail(problem)
+
+
+def test_q4_deployment_written_for_prefect_3(grading):
+    problems = grading.findings_of("Q4.deployment")
+    if problems:
+        fail("; ".join(problems))
 
 
 def test_q4_answer(grading, key, course):

@@ -3,7 +3,7 @@
 from checks.harness.grading import fail
 
 
-def test_q5_scheduled_runs(grading, course):
+def test_q5_answer_scheduled_runs(grading, course):
     answer = grading.answers.value(course["Q5"])
     if answer != grading.scheduled_runs:
         fail(f"q5 = {answer} is not the number of runs the server scheduled for a deployment on that cron")

@@ -166,7 +166,7 @@ def reference_paths(project_root: Path, taxi: str, dates: tuple[str, ...] = ()) 
 
     reference = Path(project_root) / "solutions"
     with tempfile.TemporaryDirectory(prefix="hw3-key-") as folder:
-        sandbox = Sandbox(Path(folder), api_url="", data_dir=Path(folder) / "data", taxi=taxi)
+        sandbox = Sandbox(Path(folder), api_url="", taxi=taxi)
         days = list(dict.fromkeys((*DATES, *dates)))
         result = run_probe("get_paths", reference, sandbox, dates=days, frozen_days=list(FROZEN_DAYS))
     if not result.ok:

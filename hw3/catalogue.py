@@ -12,6 +12,15 @@ CATALOGUE_FILE = Path(__file__).with_name("catalogue.toml")
 
 
 @dataclass(frozen=True)
+class Part:
+    """What earns some of a question's points: its checks are named test_q<N>_<id>_..."""
+
+    id: str
+    points: int
+    what: str
+
+
+@dataclass(frozen=True)
 class Question:
     id: str
     title: str
@@ -20,6 +29,7 @@ class Question:
     options: tuple[str, ...]
     task: str
     hint: str
+    parts: tuple[Part, ...] = ()
     answer: str | None = None  # absent in a student release
 
     @property
@@ -45,6 +55,21 @@ class Question:
     def closest_option(self, figure: float) -> str:
         """The option nearest to a measured figure (an MSE, a file size)."""
         return min(self.options, key=lambda option: abs(_number(option) - figure))
+
+    def clearly_closest(self, value: object) -> str | None:
+        """The option a number written in full (11.63703..., 13191) stands for: the closest
+        option, when the number lies within a quarter of the gap to that option's nearest
+        neighbour; None when it is no number, the options are not numbers, or it is unclear."""
+        figure = _number(" ".join(str(value).split())) if not isinstance(value, bool) else None
+        numbers = [_number(option) for option in self.options]
+        if figure is None or None in numbers or len(numbers) < 2:
+            return None
+        closest = self.closest_option(figure)
+        gap = min(abs(n - _number(closest)) for n in numbers if n != _number(closest))
+        return closest if abs(figure - _number(closest)) <= gap / 4 else None
+
+    def part(self, part_id: str) -> Part | None:
+        return next((p for p in self.parts if p.id == part_id), None)
 
 
 @dataclass(frozen=True)
@@ -92,10 +117,15 @@ def parse(text: str, source: str = str(CATALOGUE_FILE)) -> Catalogue:
             options=tuple(q["options"]),
             task=q["task"].strip(),
             hint=" ".join(q["hint"].split()),
+            parts=tuple(Part(p["id"], int(p["points"]), p["what"]) for p in q.get("parts", ())),
             answer=q.get("answer"),
         )
         for q in raw["question"]
     )
+    for question in questions:
+        if sum(p.points for p in question.parts) != question.points:
+            raise ValueError(f"{source}: the parts of {question.id} add up to "
+                             f"{sum(p.points for p in question.parts)} points, not its {question.points}")
     return Catalogue(course["title"], course["taxi"], course["date"], course["edition"], questions)
 
 

@@ -115,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
         files = {day: tuple(Path(p).name for p in paths[day]) for day in dates}
         with steps.step("data", "sample months" if args.sample else f"real files in {settings.data_dir()}"):
             data_dir, source = _data(args, work, [name for day in dates for name in files[day]])
-        measured = _measure(args.project, work, taxi, dates, data_dir, steps, course, args.prefect_api_url)
+        measured = _measure(args.project, work, taxi, {day: tuple(data_dir / n for n in files[day]) for day in dates}, steps, course,
+                            args.prefect_api_url)
 
     # Where a generated Q2/Q3 option list puts the correct option: set HW3_KEY_SECRET to
     # make the same lists again; it never leaves the instructor key.
@@ -167,9 +168,9 @@ def _data(args: argparse.Namespace, work: Path, names: list[str]) -> tuple[Path,
     return folder, f"TLC trip files in {folder}"
 
 
-def _measure(project: Path, work: Path, taxi: str, dates: list[str], data_dir: Path, steps: Steps, course,
+def _measure(project: Path, work: Path, taxi: str, months: dict[str, tuple[Path, ...]], steps: Steps, course,
              api_url: str | None) -> dict:
-    """Figures per date, plus the schedule and the work-queue command, on a Prefect server
+    """Figures per date (from its `months`, the training and the validation file), plus the schedule and the work-queue command, on a Prefect server
     (the one at `api_url`, else a fresh one)."""
     if str(project) not in sys.path:
         sys.path.insert(0, str(project))
@@ -186,9 +187,9 @@ def _measure(project: Path, work: Path, taxi: str, dates: list[str], data_dir: P
             except ServerError as exc:
                 raise Hw3Error(f"the Prefect server for the key did not start: {exc}") from exc
     try:
-        for day in dates:
+        for day, files in months.items():
             with steps.step(f"flow {day}", f"the reference's main(date={day!r}) on {taxi} trips"):
-                measured[day] = _flow_figures(project, work, url, taxi, day, data_dir)
+                measured[day] = _flow_figures(project, work, url, taxi, day, files)
         with steps.step("schedule", "register the reference deployment, schedule its runs, count them"):
             measured["schedule"] = _schedule(project, work, url, taxi, course["Q4"].options)
         with steps.step("work queues", "run each Q6 option against the server"):
@@ -198,18 +199,18 @@ def _measure(project: Path, work: Path, taxi: str, dates: list[str], data_dir: P
     return measured
 
 
-def _sandbox(work: Path, name: str, url: str, taxi: str, data_dir: Path | None = None):
+def _sandbox(work: Path, name: str, url: str, taxi: str, data_files: tuple[Path, ...] = ()):
     from checks.harness.runner import Sandbox
 
-    return Sandbox(work / "runs" / name, url, data_dir or work / "no-data", taxi=taxi)
+    return Sandbox(work / "runs" / name, url, data_files, taxi=taxi)
 
 
-def _flow_figures(project: Path, work: Path, url: str, taxi: str, day: str, data_dir: Path) -> dict:
+def _flow_figures(project: Path, work: Path, url: str, taxi: str, day: str, data_files: tuple[Path, ...]) -> dict:
     from checks.harness import api, measure
     from checks.harness.runner import run_probe
 
     reference = project / "solutions"
-    sandbox = _sandbox(work, f"flow-{day}", url, taxi, data_dir)
+    sandbox = _sandbox(work, f"flow-{day}", url, taxi, data_files)
     result = run_probe("flow", reference, sandbox, date=day)
     if not result.ok:
         raise Hw3Error(f"{reference / 'homework.py'}: the reference flow failed for {day}: {result.reason}")

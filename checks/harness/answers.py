@@ -66,9 +66,15 @@ class Answers:
         return entry.value
 
     def option(self, question: Question) -> str:
-        """The option the student chose (a choice question), as written in the catalogue."""
+        """The option the student chose (a choice question), as written in the catalogue; a
+        number written in full (11.63703...) counts as the option it is clearly closest to,
+        and a note says so."""
         value = self.value(question)
         option = question.normalise(value)
+        if option is None and question.kind == "choice":
+            option = question.clearly_closest(value)
+            if option is not None:
+                self.notes.append(f"{self.where(self.entries[question.key])} counts as the option {option!r}, the closest one")
         if option is None:
             fail(f"{self.where(self.entries[question.key])} is not one of the options: {' | '.join(question.options)}")
         return option

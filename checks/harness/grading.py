@@ -1,5 +1,7 @@
-"""The grade model: each check (a pytest test named `test_q<N>_...`) belongs to one question;
-a question earns its points only when all its checks pass.
+"""The grade model: each check (a pytest test named `test_q<N>_<part>_...`) belongs to one
+part of one question (the catalogue's `parts`); a part earns its points only when all its
+checks pass, and a question earns the points of its parts that passed. So a mistake costs
+the part it is in, not the whole question.
 
 A check ends in one of:
   passed         it passed
@@ -7,23 +9,35 @@ A check ends in one of:
   not attempted  `not_attempted(reason)`: the student has not started this part
   skipped        `pytest.skip(reason)`: nothing to check here (e.g. no real data files);
                  neither earns nor costs anything
-A question is "passed" when none of its checks failed or was not attempted (and one ran),
-"not attempted" when all of its checks that ran were not attempted, else "failed".
+A part is "passed" when none of its checks failed or was not attempted (and one ran),
+"not attempted" when all of its checks that ran were not attempted, else "failed". A
+question is "passed" when all its parts passed, "not attempted" when all were not
+attempted, else "failed".
+
+Reasons are for the student: paths of the grader's own folders (the submission's folder,
+temporary folders, site-packages, the project) are shown relative or by their name only
+(`scrub_paths`), and a long reason is wrapped in the table, never cut.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import sys
+import sysconfig
+import textwrap
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
-from hw3.catalogue import Catalogue, Question
+from hw3.catalogue import Catalogue, Part, Question
 from hw3.errors import Hw3Error
 
 PASSED, FAILED, NOT_ATTEMPTED, SKIPPED, NOT_RUN = "passed", "failed", "not attempted", "skipped", "not run"
-CHECK_NAME = re.compile(r"test_(q\d+)_")
-REASON_LIMIT = 500  # characters of a reason kept, so that the grade table stays readable
+CHECK_NAME = re.compile(r"test_(q\d+)_(\w+)")
+TABLE_WIDTH = 100  # the grade table's reasons are wrapped at this width
+ABSOLUTE_PATH = re.compile(r"(?<![\w.~/:])/(?:[\w.@+-]+/)+([\w.@+-]+)")
 
 
 class NotAttempted(pytest.skip.Exception):
@@ -45,6 +59,14 @@ def question_of(test_name: str) -> str | None:
     return match.group(1).upper() if match else None
 
 
+def part_of(test_name: str, question: Question) -> Part | None:
+    """The part of `question` a check belongs to: test_q2_get_paths_of_dates -> get_paths."""
+    match = CHECK_NAME.match(test_name)
+    rest = match.group(2) if match else ""
+    found = [p for p in question.parts if rest == p.id or rest.startswith(p.id + "_")]
+    return max(found, key=lambda p: len(p.id), default=None)
+
+
 def classify(excinfo: pytest.ExceptionInfo | None) -> tuple[str, str | None]:
     """(status, one-line reason) of a check from the exception it ended with."""
     if excinfo is None:
@@ -62,6 +84,26 @@ def classify(excinfo: pytest.ExceptionInfo | None) -> tuple[str, str | None]:
     return FAILED, f"error in the checks ({type(exc).__name__}: {text}); please report it"
 
 
+def grader_roots() -> dict[str, str]:
+    """Folders of the grader whose absolute paths never show in a reason, and what stands
+    for them: the installed packages vanish (`prefect/flows.py`), the home becomes ~. A
+    grading session adds its own (the submission's folder, each run's working folder)."""
+    roots = {sysconfig.get_paths()[name]: "" for name in ("purelib", "platlib", "stdlib")}
+    roots[sys.prefix] = ""
+    roots[os.path.expanduser("~")] = "~"
+    return roots
+
+
+def scrub_paths(text: str, roots: dict[str, str]) -> str:
+    """`text` with the absolute paths under `roots` made relative to them (longest root
+    first), and any other absolute path cut to its file name."""
+    for root in sorted(roots, key=len, reverse=True):
+        if root and root != os.sep:
+            replacement = roots[root]
+            text = text.replace(root.rstrip(os.sep) + os.sep, f"{replacement}/" if replacement else "")
+    return ABSOLUTE_PATH.sub(lambda m: m.group(1), text)
+
+
 @dataclass
 class Check:
     name: str
@@ -70,12 +112,44 @@ class Check:
 
 
 @dataclass
+class PartGrade:
+    part: Part
+    status: str
+    earned: int
+    reason: str | None
+
+
+@dataclass
 class QuestionGrade:
     question: Question
     status: str
     earned: int
-    reason: str | None
+    parts: list[PartGrade]
     checks: list[Check]
+
+    @property
+    def reason(self) -> str | None:
+        """The reasons of the parts that lost points, each named when there are several."""
+        lost = [p for p in self.parts if p.status not in (PASSED, SKIPPED) and p.reason]
+        if len(self.parts) == 1:
+            return lost[0].reason if lost else None
+        return "; ".join(f"{p.part.id}: {p.reason}" for p in lost) or None
+
+
+def _combine(checks: list[Check]) -> tuple[str, str | None]:
+    """(status, reason) of a group of checks (a part)."""
+    counted = [c for c in checks if c.status != SKIPPED]
+    failed = [c for c in counted if c.status == FAILED]
+    missing = [c for c in counted if c.status == NOT_ATTEMPTED]
+    if not counted:
+        return (SKIPPED, checks[0].reason) if checks else (NOT_RUN, "no check of it was selected")
+    if failed:
+        return FAILED, failed[0].reason
+    if missing:
+        if len(missing) == len(counted):
+            return NOT_ATTEMPTED, missing[0].reason
+        return FAILED, f"incomplete: {missing[0].reason}"
+    return PASSED, None
 
 
 @dataclass
@@ -83,30 +157,39 @@ class Gradebook:
     """Every check's result, the figures measured on the student's code, and notes."""
 
     course: Catalogue
-    checks: dict[str, list[Check]] = field(default_factory=dict)
+    checks: dict[str, list[Check]] = field(default_factory=dict)  # "Q2.get_paths" -> checks
     figures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    causes: list[str] = field(default_factory=list)  # what went wrong, for a cohort's summary
+    roots: dict[str, str] = field(default_factory=grader_roots)  # see scrub_paths
+
+    def scrub(self, text: str | None) -> str | None:
+        return None if text is None else scrub_paths(text, self.roots)
 
     def record(self, question_id: str, name: str, status: str, reason: str | None) -> None:
-        if reason and len(reason) > REASON_LIMIT:
-            reason = reason[:REASON_LIMIT] + f"... ({len(reason) - REASON_LIMIT:,} more characters)"
-        self.checks.setdefault(question_id, []).append(Check(name, status, reason))
+        question = self.course[question_id]
+        part = part_of(name, question)
+        if part is None:
+            raise Hw3Error(f"check {name} belongs to no part of {question_id} ({', '.join(p.id for p in question.parts)})")
+        self.checks.setdefault(f"{question.id}.{part.id}", []).append(Check(name, status, self.scrub(reason)))
 
     def grade(self, question: Question) -> QuestionGrade:
-        checks = self.checks.get(question.id, [])
-        counted = [c for c in checks if c.status != SKIPPED]
-        failed = [c for c in counted if c.status == FAILED]
-        missing = [c for c in counted if c.status == NOT_ATTEMPTED]
-        if not counted:
-            status, reason = (SKIPPED, checks[0].reason) if checks else (NOT_RUN, "no check of it was selected")
-        elif failed:
-            status, reason = FAILED, failed[0].reason
-        elif missing:
-            status = NOT_ATTEMPTED if len(missing) == len(counted) else FAILED
-            reason = missing[0].reason if status == NOT_ATTEMPTED else f"incomplete: {missing[0].reason}"
+        parts, checks = [], []
+        for part in question.parts:
+            group = self.checks.get(f"{question.id}.{part.id}", [])
+            status, reason = _combine(group)
+            parts.append(PartGrade(part, status, part.points if status == PASSED else 0, reason))
+            checks += group
+        statuses = {p.status for p in parts}
+        if statuses <= {PASSED, SKIPPED, NOT_RUN} and PASSED in statuses and NOT_RUN not in statuses:
+            status = PASSED
+        elif statuses == {NOT_ATTEMPTED}:
+            status = NOT_ATTEMPTED
+        elif statuses <= {SKIPPED, NOT_RUN}:
+            status = parts[0].status
         else:
-            status, reason = PASSED, None
-        return QuestionGrade(question, status, question.points if status == PASSED else 0, reason, checks)
+            status = FAILED
+        return QuestionGrade(question, status, sum(p.earned for p in parts), parts, checks)
 
     def grades(self) -> list[QuestionGrade]:
         return [self.grade(q) for q in self.course.questions]
@@ -115,24 +198,30 @@ class Gradebook:
         """The grade table, the total, the figures and the notes, as text lines."""
         grades = self.grades()
         width = max(len(g.question.title) for g in grades)
+        indent = " " * 6
         lines = []
         for g in grades:
             points = f"{g.earned}/{g.question.points}"
-            line = f"{g.question.id:<3} {g.question.title:<{width}}  {points:>5}  {g.status}"
-            lines.append(line + (f": {g.reason}" if g.reason else ""))
+            lines.append(f"{g.question.id:<3} {g.question.title:<{width}}  {points:>5}  {g.status}")
+            for p in g.parts:
+                if p.status in (PASSED, SKIPPED, NOT_RUN) and not (p.status == SKIPPED and len(g.parts) == 1):
+                    continue
+                text = f"{p.part.id} ({p.earned}/{p.part.points}) {p.status}" + (f": {p.reason}" if p.reason else "")
+                lines += _wrap(text, indent)
             if g.status in (FAILED, NOT_ATTEMPTED):
-                lines.append(f"{'':<4}hint: {g.question.hint}")
+                lines += _wrap(f"hint: {g.question.hint}", indent)
         earned = sum(g.earned for g in grades)
         lines.append(f"{'':<4}{'Total':<{width}}  {f'{earned}/{self.course.max_score}':>5}")
         if self.figures:
-            lines += ["", "Figures your code produced:", *(f"  {text}" for text in self.figures)]
+            lines += ["", "Figures your code produced:", *(w for text in self.figures for w in _wrap(text, "  "))]
         if self.notes:
-            lines += ["", *(f"Note: {text}" for text in self.notes)]
+            lines += ["", *(w for text in self.notes for w in _wrap(f"Note: {text}", "", "      "))]
         return lines
 
     def results_json(self) -> dict:
-        """Gradescope's results.json: one test per question."""
-        tests = []
+        """Gradescope's results.json: one test per question; `extra_data` has each lost
+        part's reason and the causes, for a cohort's CSV and summary."""
+        tests, lost = [], {}
         for g in self.grades():
             output = [f"{g.status}" + (f": {g.reason}" if g.reason else "")]
             if g.status in (FAILED, NOT_ATTEMPTED):
@@ -147,12 +236,20 @@ class Gradebook:
                     "output": "\n".join(output),
                 }
             )
+            if g.earned < g.question.points:
+                lost[g.question.id] = g.reason or g.status
         return {
             "score": sum(t["score"] for t in tests),
             "max_score": self.course.max_score,
-            "output": "\n".join([*self.figures, *self.notes]),
+            "output": "\n".join([*self.figures, *(f"Note: {n}" for n in self.notes)]),
             "tests": tests,
+            "extra_data": {"lost": lost, "causes": sorted(set(self.causes))},
         }
+
+
+def _wrap(text: str, indent: str, subsequent: str | None = None) -> list[str]:
+    return textwrap.wrap(text, TABLE_WIDTH, initial_indent=indent, subsequent_indent=subsequent or indent + "  ",
+                         break_long_words=True, break_on_hyphens=False) or [indent]
 
 
 def figure_line(label: str, yours: float | None, expected: float | None, question: Question, *, unit: str = "", digits: int = 5, where: str) -> str:

@@ -45,26 +45,42 @@ TERMINAL_COLUMNS = "250"  # wide enough that `prefect ... ls` tables don't cut n
 
 @dataclass(frozen=True)
 class Sandbox:
-    """Where a child runs: its own folder, the test server, the data to read."""
+    """Where a child runs, laid out like the course repository: its working directory `work/`
+    holds `data/` (a private copy of `data_files`) and an empty `models/`, and `data` beside
+    `work/` is the same folder, so `./data/...`, `../data/...` and `./models/` all work."""
 
     folder: Path
     api_url: str
-    data_dir: Path
+    data_files: tuple[Path, ...] = ()  # trip files copied into data/ under their own names
     taxi: str = "fhv"  # the trip type of the variant graded (HW3_TAXI of the child)
 
     @property
+    def work(self) -> Path:
+        return self.folder / "work"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.work / "data"
+
+    @property
     def models_dir(self) -> Path:
-        return self.folder / "models"
+        return self.work / "models"
 
     def prepare(self) -> None:
-        for sub in ("work", "prefect-home", "models", "tmp"):
-            (self.folder / sub).mkdir(parents=True, exist_ok=True)
+        for sub in (self.data_dir, self.models_dir, self.folder / "prefect-home", self.folder / "tmp"):
+            sub.mkdir(parents=True, exist_ok=True)
+        for file in self.data_files:
+            if not (self.data_dir / file.name).exists():
+                shutil.copyfile(file, self.data_dir / file.name)
+        if not (self.folder / "data").exists():
+            (self.folder / "data").symlink_to("work/data", target_is_directory=True)
 
     def environ(self) -> dict[str, str]:
         env = {name: os.environ[name] for name in KEPT_VARIABLES if name in os.environ}
         env.update(
             PREFECT_API_URL=self.api_url,
             PREFECT_HOME=str(self.folder / "prefect-home"),
+            PREFECT_SERVER_ANALYTICS_ENABLED="false",
             HW3_DATA_DIR=str(self.data_dir),
             HW3_TAXI=self.taxi,
             HW3_MODELS_DIR=str(self.models_dir),
@@ -117,17 +133,18 @@ def protected_paths() -> list[Path]:
     return sorted({*given, *_protected})
 
 
-def guard_spec(target: Path, sandbox: Sandbox, request_file: Path, result_file: Path) -> dict:
+def guard_spec(target: Path, sandbox: Sandbox, request_file: Path, result_file: Path, months_read=()) -> dict:
     """What the probe's guard refuses (see probe.Guard)."""
     extra = protected_paths()
     folders, files = [p for p in extra if not p.is_file()], [p for p in extra if p.is_file()]
     keep_out = [PROJECT_ROOT, *folders]
-    own = [Path(target).resolve(), Path(sandbox.data_dir).resolve()]
+    own = [Path(target).resolve()]
+    months = [Path(p).resolve() for p in months_read]
     return {
         "no_read": keep_out,
-        "allowed": [*own, sandbox.folder.resolve()],
+        "allowed": [*own, *months, sandbox.folder.resolve()],
         "secret": [*files, request_file],
-        "no_write": [*keep_out, *own],
+        "no_write": [*keep_out, *own, *months],
         "writable": [sandbox.folder.resolve()],
         "protected": [*files, request_file, result_file],
     }
@@ -161,7 +178,7 @@ def _spawn(argv: list[str], sandbox: Sandbox, timeout: float, memory_mb: int) ->
     with open(outputs[0], "wb") as stdout, open(outputs[1], "wb") as stderr:
         child = subprocess.Popen(
             argv,
-            cwd=sandbox.folder / "work",
+            cwd=sandbox.work,
             env=sandbox.environ(),
             stdin=subprocess.DEVNULL,
             stdout=stdout,
@@ -204,7 +221,7 @@ def run_probe(
     sandbox.prepare()
     request_file = sandbox.folder / f"{job}.request.json"
     result_file = sandbox.folder / f"{job}.result.json"
-    guard = guard_spec(target, sandbox, request_file, result_file)
+    guard = guard_spec(target, sandbox, request_file, result_file, request.get("months", {}).values())
     request = {"job": job, "target": str(Path(target).resolve()), "guard": json.loads(json.dumps(guard, default=str)), **request}
     request_file.write_text(json.dumps(request), encoding="utf-8")
     result_file.unlink(missing_ok=True)

@@ -12,7 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 
-from checks.harness import answers, api, cron, measure
+from checks.harness import answers, api, cron, measure, migration
 from checks.harness.grading import NOT_ATTEMPTED, fail, figure_line, not_attempted
 from checks.harness.runner import ProbeResult, Sandbox, run_probe
 from hw3 import oracle, settings
@@ -54,6 +54,8 @@ class GradingSession:
         self.api_url = api_url
         self.folder = Path(folder)
         self.answers = answers.read(self.target, course)
+        self.findings = migration.scan(self.target)
+        self.compat = migration.compat_flags(self.findings, self.target)
         self._jobs: dict[str, Future[ProbeResult]] = {}
         self._records: dict[str, api.FlowRunRecord] = {}
         self._pool = ThreadPoolExecutor(max_workers=5, thread_name_prefix="hw3-probe")
@@ -105,20 +107,24 @@ class GradingSession:
 
     # -- child runs ---------------------------------------------------------------------
 
-    def sandbox(self, name: str, data_dir: Path | None = None) -> Sandbox:
-        return Sandbox(self.folder / "runs" / name, self.api_url, data_dir or self.sample_dir, self.key.taxi)
+    def sandbox(self, name: str, data_files: tuple[Path, ...] = ()) -> Sandbox:
+        return Sandbox(self.folder / "runs" / name, self.api_url, data_files, self.key.taxi)
+
+    def months(self, day: str, folder: Path | None = None) -> dict[str, Path]:
+        """{"train": file, "val": file} of the run for `day`: the sample months, else in `folder`."""
+        folder = folder or self.sample_dir
+        return dict(zip(("train", "val"), (folder / name for name in self.expected_files(day))))
 
     def _spec(self, name: str) -> tuple[str, Sandbox, dict]:
         """(probe job, sandbox, request) of the run called `name`."""
         if name == "paths":
             return "get_paths", self.sandbox(name), {"dates": sorted(self.key.paths), "frozen_days": list(self.key.frozen_days)}
-        if name == "course":
-            return "flow", self.sandbox(name), {"date": self.key.date}
-        if name == "today":
-            return "flow", self.sandbox(name), {"frozen_day": self.key.frozen_days[0]}
-        if name == "real":
-            return "flow", self.sandbox(name, self.real_files[0].parent), {"date": self.key.date}
-        return "deployment", self.sandbox(name), {}
+        if name == "deployment":
+            return "deployment", self.sandbox(name), {}
+        day = self.key.frozen_days[0] if name == "today" else self.key.date
+        months = self.months(day, self.real_files[0].parent if name == "real" else None)
+        request = {"frozen_day": day} if name == "today" else {"date": day}
+        return "flow", self.sandbox(name, tuple(months.values())), {**request, "months": {k: str(v) for k, v in months.items()}}
 
     def start(self, questions: set[str]) -> None:
         """Start, in parallel, the runs that the checks of `questions` read."""
@@ -130,17 +136,49 @@ class GradingSession:
         """The result of a run (started now if it was not yet)."""
         if name not in self._jobs:
             job, sandbox, request = self._spec(name)
-            self._jobs[name] = self._pool.submit(run_probe, job, self.target, sandbox, **request)
+            self._jobs[name] = self._pool.submit(run_probe, job, self.target, sandbox, compat=self.compat, **request)
         return self._jobs[name].result() if wait else None
 
-    def finished(self, name: str) -> ProbeResult:
-        """The result of a run that went through; the check ends here otherwise."""
+    def finished(self, name: str, part: str) -> ProbeResult:
+        """The result of a run that went through; the check of `part` ("Q3.artifacts") ends
+        here otherwise: with the reason when the run stopped in that part's code, else with
+        a pointer to the part that it did stop in (which says why, once)."""
         result = self.run(name)
         if result.outcome == NOT_ATTEMPTED:
             not_attempted(result.reason)
         if not result.ok:
-            fail(result.reason)
+            charged = self.charge_of(result)
+            if charged == part:
+                fail(result.reason)
+            fail(f"not seen: the run stopped in code of {charged.replace('.', ' (')}), which says why")
         return result
+
+    def charge_of(self, result: ProbeResult) -> str:
+        """The part a failed flow run is charged to, by where in the submission it raised:
+        in get_paths, Q2's; on a line that saves a file, Q3's; else Q1's (the flow)."""
+        where = result.data.get("failure") or {}
+        code = where.get("code", "")
+        if where.get("function") == "get_paths":
+            return "Q2.get_paths"
+        if any(word in code for word in ("pickle", "dump", "'wb'", '"wb"', "models", ".bin", "joblib")):
+            return "Q3.artifacts"
+        return "Q1.flow"
+
+    def findings_of(self, part: str) -> list[str]:
+        """The messages of what was written for Prefect 2 (or older libraries) in `part`,
+        read from the code, and the `.result()` calls on plain values seen while it ran."""
+        messages = [f.message for f in self.findings if f.charge == part]
+        if part == "Q1.flow":
+            seen = {(f.file, f.line) for f in self.findings if f.cause.endswith(".result() on a task's value")}
+            for name in ("course", "today"):
+                if name not in self._jobs:
+                    continue
+                for call in self.run(name).data.get("result_calls", []):
+                    if (call["file"], call["line"]) not in seen:
+                        seen.add((call["file"], call["line"]))
+                        messages.append(f"written for Prefect 2: `.result()` on the value {call['task']} returned "
+                                        f"({call['file']}, line {call['line']}); " + migration.RESULT_WAY.format(task=call["task"]))
+        return messages
 
     def record(self, name: str) -> api.FlowRunRecord | None:
         """What the server recorded of a flow run (None when the flow never ran on it)."""
@@ -151,10 +189,14 @@ class GradingSession:
 
     def reported_mse(self, name: str) -> measure.Reading | None:
         """The validation MSE a run reported: from its logs on the server, else from what it
-        printed (so that printing instead of logging costs Q1, not Q2 too)."""
+        printed, else what run_model returned (so that not logging it costs Q1, not Q2 too)."""
         record = self.record(name)
         reading = measure.validation_mse(record.log_messages) if record else None
-        return reading or measure.validation_mse(self.run(name).stdout.splitlines())
+        reading = reading or measure.validation_mse(self.run(name).stdout.splitlines())
+        returned = self.run(name).data.get("returned", {}).get("run_model")
+        if reading is None and returned is not None:
+            reading = measure.Reading(returned, measure.TOLERANCE, f"run_model returned {returned}")
+        return reading
 
     def artifact(self, name: str, kind: str, day: str) -> Path:
         """Where run `name` must have saved its model ("model") or DictVectorizer ("dv")."""
@@ -175,7 +217,7 @@ class GradingSession:
 
     def schedule_problem(self) -> str | None:
         """Why the deployment register() made is not on the expected schedule (None: it is)."""
-        result = self.finished("deployment")
+        result = self.finished("deployment", "Q4.deployment")
         schedules = api.deployment_schedules(self.api_url, result.data["deployment_id"])
         crons = [s.cron for s in schedules if s.active and s.cron]
         if not crons:
