@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hw3 import settings
@@ -100,13 +100,16 @@ def run(args: argparse.Namespace) -> int:
 
 @dataclass(frozen=True)
 class Graded:
-    """One submission of a cohort: its scores by question (empty if it was not graded)."""
+    """One submission of a cohort: its scores by question (empty if it was not graded), the
+    reason of each question that lost points, and the causes found in its code."""
 
     student: str
     scores: dict[str, int]
     total: int | None
     problem: str | None
     seconds: float
+    reasons: dict[str, str] = field(default_factory=dict)
+    causes: tuple[str, ...] = ()
 
 
 def cohort_members(folder: Path) -> list[tuple[str, Path]]:
@@ -146,7 +149,8 @@ def grade_one(name: str, target: Path, out: Path, api_url: str, extra: list[str]
     except (OSError, ValueError):
         return Graded(name, {}, None, problem or f"the checks wrote no results.json; see {out / 'output.txt'}", seconds)
     scores = {test["name"].split()[0]: test["score"] for test in results["tests"]}
-    return Graded(name, scores, results["score"], problem, seconds)
+    extra = results.get("extra_data", {})
+    return Graded(name, scores, results["score"], problem, seconds, extra.get("lost", {}), tuple(extra.get("causes", ())))
 
 
 def grade_cohort(folder: Path, jobs: int, csv_path: Path, api_url: str | None, extra: list[str]) -> int:
@@ -162,7 +166,7 @@ def grade_cohort(folder: Path, jobs: int, csv_path: Path, api_url: str | None, e
     with tempfile.TemporaryDirectory(prefix="hw3-cohort-") as scratch:
         extra = _with_answer_key(extra, Path(scratch))
         key_file = Path(extra[extra.index("--answer-key") + 1]).resolve()
-        env = dict(os.environ)
+        env = dict(os.environ, HW3_COHORT="1")
         env["HW3_CHECK_PROTECT"] = os.pathsep.join([str(folder.resolve()), str(key_file), str(results_dir)])
         with _server(api_url, Path(scratch)) as url:
             started = time.monotonic()
@@ -175,6 +179,8 @@ def grade_cohort(folder: Path, jobs: int, csv_path: Path, api_url: str | None, e
             seconds = time.monotonic() - started
     _write_csv(csv_path, graded, course)
     ungraded = [g for g in graded if g.total is None]
+    for line in common_causes(graded):
+        print(line)
     print(f"graded {len(graded) - len(ungraded)} of {len(graded)} submissions in {seconds:.0f} s; {csv_path}")
     return 1 if ungraded else 0
 
@@ -219,14 +225,48 @@ def _line(graded: Graded, course) -> str:
     return f"{graded.student}: {scores}, total {graded.total}/{course.max_score} ({graded.seconds:.0f} s)"
 
 
+SUMMARY_CAUSES = 8  # common causes listed at the end of a cohort's grading
+
+
+def common_causes(graded: list[Graded]) -> list[str]:
+    """'15 of 21: written for Prefect 2: DeploymentSpec', most common first: the causes found
+    in the code, then the first reason of each question that lost points."""
+    counts: dict[str, set[str]] = {}
+    for g in graded:
+        for cause in g.causes:
+            counts.setdefault(cause, set()).add(g.student)
+        for qid, reason in g.reasons.items():
+            if not any(cause in reason for cause in g.causes):
+                counts.setdefault(f"{qid}: {_gist(reason)}", set()).add(g.student)
+        if g.total is None:
+            counts.setdefault("not graded", set()).add(g.student)
+    ranked = sorted(counts.items(), key=lambda item: (-len(item[1]), item[0]))[:SUMMARY_CAUSES]
+    if not ranked:
+        return []
+    return ["common causes of lost points:", *(f"  {len(who)} of {len(graded)}: {cause}" for cause, who in ranked)]
+
+
+def _gist(reason: str) -> str:
+    """The start of a reason, without figures and quoted values, so that alike reasons count
+    together."""
+    import re
+
+    text = reason.split("; ")[0]
+    text = re.sub(r"'[^']*'|\"[^\"]*\"|`[^`]*`", "...", text)
+    return re.sub(r"\d[\d.,]*", "N", text)[:100]
+
+
 def _write_csv(path: Path, graded: list[Graded], course) -> None:
-    """student, Q1..Qn, total, problem; written whole through a temporary file."""
+    """student, Q1..Qn, total, problem, then the reason of every question that lost points;
+    written whole through a temporary file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(path.name + ".part")
     with open(part, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student", *(q.id for q in course.questions), "total", "problem"])
+        writer.writerow(["student", *(q.id for q in course.questions), "total", "problem",
+                         *(f"{q.id} reason" for q in course.questions)])
         for g in graded:
             scores = [g.scores.get(q.id, "") if g.total is not None else "" for q in course.questions]
-            writer.writerow([g.student, *scores, "" if g.total is None else g.total, g.problem or ""])
+            reasons = [g.reasons.get(q.id, "") for q in course.questions]
+            writer.writerow([g.student, *scores, "" if g.total is None else g.total, g.problem or "", *reasons])
     os.replace(part, path)

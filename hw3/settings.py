@@ -28,6 +28,15 @@ def data_mirror() -> str | None:
     return os.environ.get("HW3_DATA_MIRROR") or None
 
 
+def in_cohort() -> bool:
+    """HW3_COHORT: the checks grade one submission of `hw3 grade --cohort` (an instructor's run:
+    no advice meant for a student at their own data folder)."""
+    return bool(os.environ.get("HW3_COHORT"))
+
+
 def prefect_environment() -> None:
-    """Give Prefect's temporary local server time enough to start (call before using Prefect)."""
+    """Give Prefect's temporary local server time enough to start, and turn its analytics off
+    (its telemetry writes to the fresh database while the server starts: `database is locked`).
+    Call before using Prefect."""
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", PREFECT_STARTUP_TIMEOUT_S)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

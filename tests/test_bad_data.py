@@ -123,5 +123,5 @@ def test_the_checks_do_not_use_bad_real_files(prefect_api_url, sample_data_dir, 
     string_zones(table, data / BAD_MONTH)
     rewrite(table, data / GOOD_MONTH)
     run = grade(SOLUTIONS, tmp_path, prefect_api_url, "-k", "real_data")
-    assert run.question("Q2")["output"].endswith("test_q2_validation_mse_on_real_data: skipped (the real trip files of the course date are not in your data folder)")
+    assert run.question("Q2")["output"].endswith("test_q2_mse_on_real_data: skipped (the real trip files of the course date are not in your data folder)")
     assert f"your real trip files are not used: {data / BAD_MONTH}: PUlocationID is string" in run.results["output"]

@@ -29,7 +29,7 @@ def target_with(folder: Path, homework: str) -> Path:
 
 def get_paths_probe(tmp_path: Path, homework: str, **limits):
     target = target_with(tmp_path / "target", homework)
-    sandbox = Sandbox(tmp_path / "sandbox", api_url="", data_dir=tmp_path / "data")
+    sandbox = Sandbox(tmp_path / "sandbox", api_url="")
     return run_probe("get_paths", target, sandbox, dates=["2021-08-15"], frozen_days=["2022-01-10"], **limits)
 
 
@@ -49,7 +49,7 @@ def test_probe_reports_paths_prints_and_the_frozen_day(tmp_path):
         """,
     )
     assert result.ok, result.reason
-    assert result.data["dates"]["2021-08-15"]["paths"] == [str(tmp_path / "data" / "2021-08-15"), str(tmp_path / "sandbox" / "work")]
+    assert result.data["dates"]["2021-08-15"]["paths"] == [str(tmp_path / "sandbox" / "work" / "data" / "2021-08-15"), str(tmp_path / "sandbox" / "work")]
     assert result.data["today"]["2022-01-10"]["paths"][0].endswith("2022-01-10")
     assert result.stdout == "loading\ncalled 2021-08-15\ncalled None\n"
 
@@ -127,7 +127,7 @@ def test_memory_limit(tmp_path):
 
 def test_missing_homework_file(tmp_path):
     (tmp_path / "target").mkdir()
-    result = run_probe("flow", tmp_path / "target", Sandbox(tmp_path / "sandbox", "", tmp_path), date="2021-08-15")
+    result = run_probe("flow", tmp_path / "target", Sandbox(tmp_path / "sandbox", ""), date="2021-08-15")
     assert (result.outcome, result.reason) == (FAILED, f"homework.py is missing from {tmp_path / 'target'}")
 
 
@@ -163,7 +163,7 @@ def test_a_broken_line_costs_its_question_only(tmp_path):
         ("q1 = true\n", "Q1", "line 1: `q1 = true`: q1 must be one of the options"),
         ('Q2 = "11.637"\n', "Q2", "line 1: `Q2 = \"11.637\"`: there is no key 'Q2' (the keys are student_id, q1, q2"),
         ('q6 = "a"\nq6 = "b"\n', "Q6", "lines 1 and 2: q6 is answered twice"),
-        ('q2 = "11.6"\n', "Q2", 'line 1: `q2 = "11.6"` is not one of the options: 11.637 | 11.837'),
+        ('q2 = "11.74"\n', "Q2", 'line 1: `q2 = "11.74"` is not one of the options: 11.637 | 11.837'),
         ("q1 = 1\n", "Q1", "is not one of the options"),
         ("", "Q4", "has no answer to Q4: add a line for it (q4 must be a cron expression"),
     ],
@@ -271,18 +271,42 @@ def test_no_validation_mse():
     ("statuses", "status", "earned"),
     [
         ([PASSED, PASSED, SKIPPED], PASSED, 2),
-        ([PASSED, FAILED], FAILED, 0),
-        ([NOT_ATTEMPTED, NOT_ATTEMPTED, SKIPPED], NOT_ATTEMPTED, 0),
-        ([PASSED, NOT_ATTEMPTED], FAILED, 0),
-        ([SKIPPED], SKIPPED, 0),
-        ([], NOT_RUN, 0),
+        ([PASSED, FAILED], FAILED, 1),  # the flow part is lost, the answer part is not
+        ([NOT_ATTEMPTED, NOT_ATTEMPTED, SKIPPED], FAILED, 1),
+        ([PASSED, NOT_ATTEMPTED], FAILED, 1),
+        ([SKIPPED], FAILED, 1),
     ],
 )
-def test_question_grade(statuses, status, earned):
+def test_question_grade_by_parts(statuses, status, earned):
     book = Gradebook(COURSE)
     for number, check_status in enumerate(statuses):
-        book.record("Q1", f"test_q1_{number}", check_status, None if check_status == PASSED else "why")
+        book.record("Q1", f"test_q1_flow_{number}", check_status, None if check_status == PASSED else "why")
+    book.record("Q1", "test_q1_answer", PASSED, None)
     grade = book.grade(COURSE["Q1"])
     assert (grade.status, grade.earned) == (status, earned)
     results = book.results_json()
     assert results["max_score"] == COURSE.max_score and results["tests"][0]["score"] == earned
+    assert (results["extra_data"]["lost"].get("Q1") is None) == (earned == 2)
+
+
+@pytest.mark.parametrize(("statuses", "status"), [([], NOT_RUN), ([NOT_ATTEMPTED], NOT_ATTEMPTED), ([SKIPPED], SKIPPED)])
+def test_a_question_whose_parts_agree_takes_their_status(statuses, status):
+    book = Gradebook(COURSE)
+    for check_status in statuses:
+        book.record("Q1", "test_q1_flow_runs", check_status, "why")
+        book.record("Q1", "test_q1_answer", check_status, "why")
+    grade = book.grade(COURSE["Q1"])
+    assert (grade.status, grade.earned) == (status, 0)
+
+
+def test_a_check_of_no_part_is_refused():
+    with pytest.raises(Exception, match="belongs to no part of Q1"):
+        Gradebook(COURSE).record("Q1", "test_q1_nothing", PASSED, None)
+
+
+@pytest.mark.parametrize(("written", "option"), [('"11.63703425376567"', "11.637"), ("11.637", "11.637"), ("11.64", "11.637"),
+                                                  ('"12.2"', "12.237")])
+def test_a_number_written_in_full_counts_as_its_clearly_closest_option(tmp_path, written, option):
+    parsed = read_answers(tmp_path, f"q2 = {written}\n")
+    assert parsed.option(COURSE["Q2"]) == option
+    assert parsed.notes == ([] if written.strip('"') == option else [f"answers.toml, line 1: `q2 = {written}` counts as the option '{option}', the closest one"])

@@ -38,7 +38,7 @@ def test_reference_gets_full_marks(prefect_api_url, tmp_path):
     mse = re.search(r"validation MSE \(synthetic sample\): yours ([0-9.]+), expected ([0-9.]+)", run.output)
     assert mse and mse.group(1) == mse.group(2)
     assert "real trip files for 2021-08-15 not found" in run.results["output"]
-    assert "test_q2_validation_mse_on_real_data: skipped" in run.question("Q2")["output"]
+    assert "test_q2_mse_on_real_data: skipped" in run.question("Q2")["output"]
     suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
     assert int(suite.get("tests")) >= 2 * len(COURSE.questions) and suite.get("failures") == suite.get("errors") == "0"
 
@@ -52,8 +52,8 @@ def test_real_trip_files_are_measured_too(prefect_api_url, tmp_path):
         assert not is_sample(path)
     run = grade(SOLUTIONS, tmp_path, prefect_api_url)
     assert_full_marks(run)
-    assert "test_q2_validation_mse_on_real_data: passed" in run.question("Q2")["output"]
-    assert "test_q3_dv_size_on_real_data: passed" in run.question("Q3")["output"]
+    assert "test_q2_mse_on_real_data: passed" in run.question("Q2")["output"]
+    assert "test_q3_answer_dv_size_on_real_data: passed" in run.question("Q3")["output"]
     assert "validation MSE (your real files): yours " in run.results["output"]
 
 

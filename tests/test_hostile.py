@@ -29,7 +29,7 @@ def probe(tmp_path: Path, homework: str, job: str = "get_paths", **request):
     data = tmp_path / "data"
     data.mkdir(exist_ok=True)
     (data / "fhv_tripdata_2021-06.parquet").write_bytes(b"PAR1 stand-in PAR1")
-    sandbox = Sandbox(tmp_path / "sandbox", api_url="", data_dir=data)
+    sandbox = Sandbox(tmp_path / "sandbox", api_url="", data_files=(data / "fhv_tripdata_2021-06.parquet",))
     if job == "get_paths":
         request = {"dates": ["2021-08-15"], "frozen_days": [], **request}
     return run_probe(job, target, sandbox, **request)
@@ -105,18 +105,15 @@ def test_a_symlink_does_not_get_around_it(tmp_path):
     assert f"the checks do not allow reading {PROJECT_ROOT / 'solutions' / 'homework.py'}" in call_error(result)
 
 
-def test_data_and_the_submission_cannot_be_changed_but_the_working_directory_can(tmp_path):
+def test_the_submission_cannot_be_changed_but_the_working_directory_and_its_data_copy_can(tmp_path):
     code = """
-    for name in os.listdir('.'):
-        os.remove(name)
     pathlib.Path('scratch.txt').write_text('mine')
-    shutil.rmtree(os.getcwd())
     os.remove(os.path.join(os.environ['HW3_DATA_DIR'], 'fhv_tripdata_2021-06.parquet'))
+    shutil.rmtree(os.getcwd())
     """
     result = probe(tmp_path, attempt(code))
-    data_file = tmp_path / "data" / "fhv_tripdata_2021-06.parquet"
-    assert call_error(result).startswith(f"raised PermissionError: the checks do not allow changing {data_file}")
-    assert data_file.is_file() and not (tmp_path / "sandbox" / "work").exists()
+    assert call_error(result) == ""  # its own copy of the data, in its own working directory
+    assert (tmp_path / "data" / "fhv_tripdata_2021-06.parquet").is_file() and not (tmp_path / "sandbox" / "work").exists()
 
     result = probe(tmp_path, attempt("open(__file__, 'w').write('x = 1')"))
     assert f"the checks do not allow writing {tmp_path / 'target' / 'homework.py'}" in call_error(result)
@@ -197,14 +194,15 @@ def test_refusals_are_named_even_when_the_code_hides_them(tmp_path):
     )
 
 
-def test_a_long_reason_is_cut_in_the_grade_table():
-    from checks.harness.grading import FAILED, Gradebook
+def test_a_long_reason_is_wrapped_in_the_grade_table_with_its_location_kept():
+    from checks.harness.grading import FAILED, TABLE_WIDTH, Gradebook
     from hw3 import catalogue
 
     book = Gradebook(catalogue.load())
-    book.record("Q1", "test_q1_nothing_printed", FAILED, "your code printed 'x" + "x" * 100_000 + "'")
-    line = next(line for line in book.report_lines() if line.startswith("Q1 "))
-    assert len(line) < 700 and line.endswith("x... (99,521 more characters)")
+    book.record("Q1", "test_q1_flow_prints_nothing", FAILED, "raised ValueError: " + "word " * 300 + "(homework.py, line 7, in main)")
+    lines = book.report_lines()
+    assert all(len(line) <= TABLE_WIDTH for line in lines)
+    assert "(homework.py, line 7, in main)" in " ".join(lines)
 
 
 # -- whole hostile submissions, graded as a cohort ----------------------------------------------
@@ -256,12 +254,12 @@ HOSTILE = {
     ),
     "prints-megabytes": (
         {"homework.py": [("    train_path, val_path = get_paths(date)", "    print('x' * 5_000_000)\n    train_path, val_path = get_paths(date)")]},
-        {"Q1"}, "your code printed ",
+        {"Q1"}, "your flow printed ",
     ),
     "wipes-its-working-directory-and-data": (
         {"homework.py": [("    train_path, val_path = get_paths(date)", "    import shutil\n    shutil.rmtree('.', ignore_errors=True)\n    for p in pathlib.Path(data_dir()).glob('*'):\n        try:\n            p.unlink()\n        except PermissionError:\n            pass\n    train_path, val_path = get_paths(date)"),
                          ("import pickle\n", "import pathlib\nimport pickle\n")]},
-        set(), "",
+        {"Q1", "Q2", "Q3"}, "no such trip file",  # its own private copies: the loss is its own
     ),
     "syntax-error": (
         {"homework.py": [("@flow\ndef main(", "@flow\ndef main(:")]},
@@ -322,7 +320,7 @@ def test_deployments_of_submissions_graded_together_stay_apart(prefect_api_url, 
             shutil.copy(PROJECT_ROOT / "solutions" / name, target / name)
         text = (target / "deployment.py").read_text().replace('CRON = "0 9 15 * *"', f'CRON = "{expression}"')
         (target / "deployment.py").write_text(text)
-        result = run_probe("deployment", target, Sandbox(tmp_path / f"sandbox{n}", prefect_api_url, tmp_path))
+        result = run_probe("deployment", target, Sandbox(tmp_path / f"sandbox{n}", prefect_api_url))
         assert result.ok, result.reason
         ids.append(result.data["deployment_id"])
     assert ids[0] != ids[1]

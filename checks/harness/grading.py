@@ -36,6 +36,7 @@ from hw3.errors import Hw3Error
 
 PASSED, FAILED, NOT_ATTEMPTED, SKIPPED, NOT_RUN = "passed", "failed", "not attempted", "skipped", "not run"
 CHECK_NAME = re.compile(r"test_(q\d+)_(\w+)")
+PART_REASONS = 3  # different reasons of one part's failed checks shown
 TABLE_WIDTH = 100  # the grade table's reasons are wrapped at this width
 ABSOLUTE_PATH = re.compile(r"(?<![\w.~/:])/(?:[\w.@+-]+/)+([\w.@+-]+)")
 
@@ -144,7 +145,8 @@ def _combine(checks: list[Check]) -> tuple[str, str | None]:
     if not counted:
         return (SKIPPED, checks[0].reason) if checks else (NOT_RUN, "no check of it was selected")
     if failed:
-        return FAILED, failed[0].reason
+        reasons = list(dict.fromkeys(c.reason for c in failed if c.reason))
+        return FAILED, "; ".join(reasons[:PART_REASONS]) + (f" (and {len(reasons) - PART_REASONS} more)" if len(reasons) > PART_REASONS else "")
     if missing:
         if len(missing) == len(counted):
             return NOT_ATTEMPTED, missing[0].reason
@@ -181,11 +183,7 @@ class Gradebook:
             parts.append(PartGrade(part, status, part.points if status == PASSED else 0, reason))
             checks += group
         statuses = {p.status for p in parts}
-        if statuses <= {PASSED, SKIPPED, NOT_RUN} and PASSED in statuses and NOT_RUN not in statuses:
-            status = PASSED
-        elif statuses == {NOT_ATTEMPTED}:
-            status = NOT_ATTEMPTED
-        elif statuses <= {SKIPPED, NOT_RUN}:
+        if len(statuses) == 1 or statuses <= {SKIPPED, NOT_RUN}:
             status = parts[0].status
         else:
             status = FAILED
@@ -202,9 +200,13 @@ class Gradebook:
         lines = []
         for g in grades:
             points = f"{g.earned}/{g.question.points}"
-            lines.append(f"{g.question.id:<3} {g.question.title:<{width}}  {points:>5}  {g.status}")
+            line = f"{g.question.id:<3} {g.question.title:<{width}}  {points:>5}  {g.status}"
+            if g.status in (SKIPPED, NOT_RUN):  # one reason for all its parts
+                lines += _wrap(f"{line}: {g.parts[0].reason}", "", " " * 6)
+                continue
+            lines.append(line)
             for p in g.parts:
-                if p.status in (PASSED, SKIPPED, NOT_RUN) and not (p.status == SKIPPED and len(g.parts) == 1):
+                if p.status in (PASSED, SKIPPED, NOT_RUN):
                     continue
                 text = f"{p.part.id} ({p.earned}/{p.part.points}) {p.status}" + (f": {p.reason}" if p.reason else "")
                 lines += _wrap(text, indent)

@@ -49,8 +49,24 @@ class Finding:
     compat: str | None = None  # the probe's compatibility flag that lets it run (compat.py)
 
 
-def _where(file: str, line: int) -> str:
-    return f"({file}, line {line})"
+def _where(file: str, *lines: int) -> str:
+    shown = [str(n) for n in sorted(set(lines))]
+    if len(shown) == 1:
+        return f"({file}, line {shown[0]})"
+    return f"({file}, lines {', '.join(shown[:-1])} and {shown[-1]})"
+
+
+def _merged(found: list[Finding]) -> list[Finding]:
+    """One finding per idiom and file, naming all its lines."""
+    groups: dict[tuple, list[Finding]] = {}
+    for f in found:
+        groups.setdefault((f.file, f.cause, f.charge, f.message.replace(_where(f.file, f.line), "{where}")), []).append(f)
+    merged = []
+    for (file, _, _, template), same in groups.items():
+        first = min(same, key=lambda f: f.line)
+        message = template.replace("{where}", _where(file, *(f.line for f in same)))
+        merged.append(Finding(file, first.line, first.cause, first.charge, message, first.compat))
+    return merged
 
 
 def _prefect2_rule(module: str, name: str | None):
@@ -170,7 +186,7 @@ def scan(folder: Path) -> list[Finding]:
         found += _imports(tree, path.name, graded) + _result_calls(tree, path.name, graded) + _squared(tree, path.name, graded)
         if graded:
             found += _calls_at_import(tree, path.name)
-    return sorted(found, key=lambda f: (f.file not in GRADED_FILES, f.file, f.line))
+    return sorted(_merged(found), key=lambda f: (f.file not in GRADED_FILES, f.file, f.line))
 
 
 def compat_flags(findings: list[Finding], folder: Path) -> list[str]:

@@ -427,6 +427,7 @@ def place_months(get_paths, request: dict, report: Report) -> None:
     months, day = request.get("months") or {}, request.get("date")
     if not months or get_paths is None:
         return
+    report.phase(f"calling get_paths({day!r})" + (f" on {request['frozen_day']}" if request.get("frozen_day") else ""))
     try:
         with clock_at(request["frozen_day"], tick=False) if request.get("frozen_day") else contextlib.nullcontext():
             names = call_get_paths(get_paths, day, report)

@@ -147,7 +147,7 @@ class GradingSession:
         if result.outcome == NOT_ATTEMPTED:
             not_attempted(result.reason)
         if not result.ok:
-            charged = self.charge_of(result)
+            charged = self.charge_of(result) if result.job == "flow" else part
             if charged == part:
                 fail(result.reason)
             fail(f"not seen: the run stopped in code of {charged.replace('.', ' (')}), which says why")
@@ -158,7 +158,7 @@ class GradingSession:
         in get_paths, Q2's; on a line that saves a file, Q3's; else Q1's (the flow)."""
         where = result.data.get("failure") or {}
         code = where.get("code", "")
-        if where.get("function") == "get_paths":
+        if where.get("function") == "get_paths" or not where and "get_paths" in str(result.data.get("phase")):
             return "Q2.get_paths"
         if any(word in code for word in ("pickle", "dump", "'wb'", '"wb"', "models", ".bin", "joblib")):
             return "Q3.artifacts"
@@ -261,7 +261,7 @@ class GradingSession:
             lines.append(figure_line(dv.name, size, expected and expected.dv_size_bytes, q3, unit=" bytes", where=where))
         if lines and self.real_files_problem:
             lines.append(self.real_files_problem)
-        elif lines and not self.real_files:
+        elif lines and not self.real_files and not settings.in_cohort():
             lines.append(
                 f"real trip files for {self.key.date} not found in {settings.data_dir()}/: the figures of your answers "
                 f"come from them (`hw3 data fetch {self.key.date}` downloads them)"

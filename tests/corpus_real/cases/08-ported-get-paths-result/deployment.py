@@ -1,0 +1,17 @@
+"""Monthly retraining: 09:00 on the 15th."""
+from prefect.schedules import Cron
+
+from homework import main
+
+CRON = "0 9 15 * *"
+
+
+def register():
+    return main.to_deployment(
+        name="hw3-monthly",
+        schedule=Cron(CRON, timezone="UTC"),
+    ).apply()
+
+
+if __name__ == "__main__":
+    print(register())
