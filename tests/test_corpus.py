@@ -23,9 +23,14 @@ COURSE = catalogue.load()
 def grade_cohort(variants: dict[str, Variant], folder: Path, api_url: str, jobs: int = 2) -> tuple[dict[str, dict], float, str]:
     """Make each variant a sub-folder of a cohort, grade it with `hw3 grade --cohort`; return
     the CSV rows by folder name, the seconds it took and the command's output."""
-    cohort = folder / "cohort"
     for name, variant in variants.items():
-        make_submission(cohort / name, variant.edits)
+        make_submission(folder / "cohort" / name, variant.edits)
+    return grade_cohort_folder(folder, api_url, jobs)
+
+
+def grade_cohort_folder(folder: Path, api_url: str, jobs: int = 2) -> tuple[dict[str, dict], float, str]:
+    """Grade `folder`/cohort with `hw3 grade --cohort` (results in `folder`); as grade_cohort."""
+    cohort = folder / "cohort"
     out = folder / "grades.csv"
     argv = [sys.executable, "-m", "hw3.cli", "grade", "--cohort", str(cohort), "--jobs", str(jobs), "--out", str(out),
             "--prefect-api-url", api_url, "--", "--answer-key", str(reference_key_file())]

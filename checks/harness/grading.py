@@ -223,8 +223,9 @@ class Gradebook:
     def results_json(self) -> dict:
         """Gradescope's results.json: one test per question; `extra_data` has each lost
         part's reason and the causes, for a cohort's CSV and summary."""
-        tests, lost = [], {}
+        tests, lost, parts = [], {}, {}
         for g in self.grades():
+            parts.update({f"{g.question.id}.{p.part.id}": p.earned for p in g.parts})
             output = [f"{g.status}" + (f": {g.reason}" if g.reason else "")]
             if g.status in (FAILED, NOT_ATTEMPTED):
                 output.append(f"hint: {g.question.hint}")
@@ -245,7 +246,7 @@ class Gradebook:
             "max_score": self.course.max_score,
             "output": "\n".join([*self.figures, *(f"Note: {n}" for n in self.notes)]),
             "tests": tests,
-            "extra_data": {"lost": lost, "causes": sorted(set(self.causes))},
+            "extra_data": {"lost": lost, "parts": parts, "causes": sorted(set(self.causes))},
         }
 
 
