@@ -18,6 +18,7 @@ class Part:
     id: str
     points: int
     what: str
+    hint: str | None = None  # shown when this part loses its points (else the question's hint)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def parse(text: str, source: str = str(CATALOGUE_FILE)) -> Catalogue:
             options=tuple(q["options"]),
             task=q["task"].strip(),
             hint=" ".join(q["hint"].split()),
-            parts=tuple(Part(p["id"], int(p["points"]), p["what"]) for p in q.get("parts", ())),
+            parts=tuple(Part(p["id"], int(p["points"]), p["what"], p.get("hint")) for p in q.get("parts", ())),
             answer=q.get("answer"),
         )
         for q in raw["question"]

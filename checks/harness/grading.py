@@ -129,6 +129,12 @@ class QuestionGrade:
     checks: list[Check]
 
     @property
+    def hints(self) -> list[str]:
+        """The hints of the parts that lost points: a part's own, else the question's."""
+        lost = [p for p in self.parts if p.status in (FAILED, NOT_ATTEMPTED)]
+        return list(dict.fromkeys(p.part.hint or self.question.hint for p in lost))
+
+    @property
     def reason(self) -> str | None:
         """The reasons of the parts that lost points, each named when there are several."""
         lost = [p for p in self.parts if p.status not in (PASSED, SKIPPED) and p.reason]
@@ -210,8 +216,8 @@ class Gradebook:
                     continue
                 text = f"{p.part.id} ({p.earned}/{p.part.points}) {p.status}" + (f": {p.reason}" if p.reason else "")
                 lines += _wrap(text, indent)
-            if g.status in (FAILED, NOT_ATTEMPTED):
-                lines += _wrap(f"hint: {g.question.hint}", indent)
+            for hint in g.hints:
+                lines += _wrap(f"hint: {hint}", indent)
         earned = sum(g.earned for g in grades)
         lines.append(f"{'':<4}{'Total':<{width}}  {f'{earned}/{self.course.max_score}':>5}")
         if self.figures:
@@ -227,8 +233,7 @@ class Gradebook:
         for g in self.grades():
             parts.update({f"{g.question.id}.{p.part.id}": p.earned for p in g.parts})
             output = [f"{g.status}" + (f": {g.reason}" if g.reason else "")]
-            if g.status in (FAILED, NOT_ATTEMPTED):
-                output.append(f"hint: {g.question.hint}")
+            output += [f"hint: {hint}" for hint in g.hints]
             output += [f"- {c.name}: {c.status}" + (f" ({c.reason})" if c.reason else "") for c in g.checks]
             tests.append(
                 {
