@@ -155,6 +155,7 @@ def grading(request, target, key, course, prefect_api_url, tmp_path_factory):
     gradebook = request.config.stash[GRADEBOOK]
     gradebook.notes += session.answers.notes + [f.message for f in session.findings if f.charge is None]
     gradebook.causes += [f.cause for f in session.findings if f.charge]
+    gradebook.explained |= {f.charge for f in session.findings if f.charge}
     gradebook.roots.update({str(target): "", str(PROJECT_ROOT): ""})
     for name in ("paths", "course", "today", "real", "deployment", "q6"):
         gradebook.roots.update({str(session.sandbox(name).work): "", str(session.sandbox(name).folder): ".."})

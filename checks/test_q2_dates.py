@@ -69,6 +69,7 @@ def test_q2_mse_written_for_today(grading):
     problems = grading.findings_of("Q2.mse")
     if problems:
         fail("; ".join(problems))
+    pytest.skip("nothing written for Prefect 2 or an older library here")
 
 
 def test_q2_mse_answer(grading, course):

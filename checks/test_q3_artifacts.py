@@ -33,11 +33,12 @@ def test_q3_artifacts_of_the_course_date(grading, key):
     grading.finished("course", "Q3.artifacts")
     model = saved(grading, "course", "model", key.date, LinearRegression, "coef_")
     dv = saved(grading, "course", "dv", key.date, DictVectorizer, "vocabulary_")
-    expected = grading.expected.feature_count
-    if len(dv.feature_names_) != expected:
-        fail(f"the saved DictVectorizer has {len(dv.feature_names_)} features; fitted on the training month it has {expected}")
-    if model.coef_.shape[-1] != expected:
-        fail(f"the saved model has {model.coef_.shape[-1]} coefficients, not one per feature ({expected})")
+    grading.sample_dir  # noqa: B018 (made with the validation month's dropped zone)
+    if grading.dropped_feature not in dv.vocabulary_:
+        fail(f"the saved DictVectorizer lacks {grading.dropped_feature}, a zone of the training month that the validation "
+             "month lacks: fit it on the training month only, and only transform the validation month")
+    if model.coef_.shape[-1] != len(dv.feature_names_):
+        fail(f"the saved model has {model.coef_.shape[-1]} coefficients, not one per feature of the DictVectorizer ({len(dv.feature_names_)})")
 
 
 def test_q3_artifacts_of_today(grading, key):

@@ -2,6 +2,8 @@
 is as good as an option "0 6 1 * *"), and register() puts a deployment on that schedule on the
 server (part `deployment`); q4 is right (part `answer`)."""
 
+import pytest
+
 from checks.harness import cron
 from checks.harness.grading import fail, not_attempted
 
@@ -37,6 +39,7 @@ def test_q4_deployment_written_for_prefect_3(grading):
     problems = grading.findings_of("Q4.deployment")
     if problems:
         fail("; ".join(problems))
+    pytest.skip("nothing written for Prefect 2 or an older library here")
 
 
 def test_q4_answer(grading, key, course):

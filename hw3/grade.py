@@ -229,31 +229,17 @@ SUMMARY_CAUSES = 8  # common causes listed at the end of a cohort's grading
 
 
 def common_causes(graded: list[Graded]) -> list[str]:
-    """'15 of 21: written for Prefect 2: DeploymentSpec', most common first: the causes found
-    in the code, then the first reason of each question that lost points."""
+    """'15 of 21: written for Prefect 2: DeploymentSpec', most common first (the causes each
+    submission's results.json names: what its code was written for, and each lost part's
+    reason in short)."""
     counts: dict[str, set[str]] = {}
     for g in graded:
-        for cause in g.causes:
+        for cause in g.causes if g.total is not None else ("not graded",):
             counts.setdefault(cause, set()).add(g.student)
-        for qid, reason in g.reasons.items():
-            if not any(cause in reason for cause in g.causes):
-                counts.setdefault(f"{qid}: {_gist(reason)}", set()).add(g.student)
-        if g.total is None:
-            counts.setdefault("not graded", set()).add(g.student)
     ranked = sorted(counts.items(), key=lambda item: (-len(item[1]), item[0]))[:SUMMARY_CAUSES]
     if not ranked:
         return []
     return ["common causes of lost points:", *(f"  {len(who)} of {len(graded)}: {cause}" for cause, who in ranked)]
-
-
-def _gist(reason: str) -> str:
-    """The start of a reason, without figures and quoted values, so that alike reasons count
-    together."""
-    import re
-
-    text = reason.split("; ")[0]
-    text = re.sub(r"'[^']*'|\"[^\"]*\"|`[^`]*`", "...", text)
-    return re.sub(r"\d[\d.,]*", "N", text)[:100]
 
 
 def _write_csv(path: Path, graded: list[Graded], course) -> None:

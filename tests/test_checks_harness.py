@@ -159,7 +159,7 @@ def test_a_broken_line_costs_its_question_only(tmp_path):
 @pytest.mark.parametrize(
     ("text", "question", "message"),
     [
-        ('q5 = "3"\n', "Q5", 'line 1: `q5 = "3"`: q5 must be a whole number, without quotes, e.g. q5 = 42'),
+        ('q5 = "three"\n', "Q5", 'line 1: `q5 = "three"`: q5 must be a whole number, without quotes, e.g. q5 = 42'),
         ("q1 = true\n", "Q1", "line 1: `q1 = true`: q1 must be one of the options"),
         ('Q2 = "11.637"\n', "Q2", "line 1: `Q2 = \"11.637\"`: there is no key 'Q2' (the keys are student_id, q1, q2"),
         ('q6 = "a"\nq6 = "b"\n', "Q6", "lines 1 and 2: q6 is answered twice"),

@@ -15,8 +15,9 @@ COURSE = catalogue.load()
 def test_mistake_costs_its_question_only(prefect_api_url, tmp_path, mistake):
     submission = make_submission(tmp_path / "submission", mistake.edits)
     run = grade(submission, tmp_path / "work", prefect_api_url)
-    expected = {q.id: 0 if q.id == mistake.question else q.points for q in COURSE.questions}
-    assert run.scores() == expected, run.results
+    scores = run.scores()
+    assert scores[mistake.question] < COURSE[mistake.question].points, run.results  # the part of the mistake
+    assert {q: s for q, s in scores.items() if q != mistake.question} == {q.id: q.points for q in COURSE.questions if q.id != mistake.question}
     lost = run.question(mistake.question)
     assert lost["status"] == "failed" and lost["output"].startswith("failed: "), lost["output"]
     assert run.returncode == 1
@@ -26,10 +27,11 @@ def test_mistake_costs_its_question_only(prefect_api_url, tmp_path, mistake):
 def test_answers_file_problems(prefect_api_url, tmp_path):
     submission = make_submission(
         tmp_path / "submission",
-        {"answers.toml": [('q3 = "13,000 bytes"', "q3 = 13,000 bytes"), ("q5 = 3", 'q5 = "3"'), ("# student_id", "colour")]},
+        {"answers.toml": [('q3 = "13,000 bytes"', "q3 = 13,000 bytes"), ("q5 = 3", 'q5 = "three"'), ("# student_id", "colour")]},
     )
     run = grade(submission, tmp_path / "work", prefect_api_url)
-    assert run.scores() == {q.id: 0 if q.id in ("Q3", "Q5") else q.points for q in COURSE.questions}
+    # a bad answer line costs the answer part only: Q3 keeps its artifacts' point
+    assert run.scores() == {q.id: {"Q3": 1, "Q5": 0}.get(q.id, q.points) for q in COURSE.questions}
     assert "answers.toml, line " in run.question("Q3")["output"] and "`q3 = 13,000 bytes` is not valid TOML" in run.question("Q3")["output"]
-    assert '`q5 = "3"`: q5 must be a whole number, without quotes, e.g. q5 = 42' in run.question("Q5")["output"]
+    assert '`q5 = "three"`: q5 must be a whole number, without quotes, e.g. q5 = 42' in run.question("Q5")["output"]
     assert "Note: answers.toml, line" in run.output and "colour" in run.results["output"]

@@ -59,6 +59,8 @@ class Answers:
             fail(f"{self.path.name} has no answer to {question.id}: add a line for it ({expected_form(question)})")
         if entry.value == "":
             not_attempted(f"{question.key} in {self.path.name} is still empty")
+        if question.kind == "count" and isinstance(entry.value, str) and entry.value.strip().isdigit():
+            return int(entry.value)  # "3" means 3
         if isinstance(entry.value, bool) or not isinstance(entry.value, (str, int, float)) or (
             question.kind == "count" and not isinstance(entry.value, int)
         ):

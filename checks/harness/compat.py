@@ -13,6 +13,8 @@ and scikit-learn only. `install(flags)` turns on what the submission's code need
              recorded (RESULT_CALLS) with its line
   squared    `mean_squared_error(..., squared=False)` gives the root again
   mlflow     when MLflow is not installed, `import mlflow` gives a module that does nothing
+  params     flows do not validate their parameters (`date: str = None` takes None, as
+             pydantic 1 under Prefect 2 did)
 """
 
 from __future__ import annotations
@@ -178,7 +180,20 @@ def _mlflow() -> None:
         sys.meta_path.insert(0, _InertFinder(("mlflow",)))
 
 
-INSTALLERS = {"prefect2": _prefect2, "result": _result, "squared": _squared, "mlflow": _mlflow}
+def _params() -> None:
+    from prefect.flows import Flow
+
+    init = Flow.__init__
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self.should_validate_parameters = False
+
+    Flow.__init__ = __init__
+
+
+INSTALLERS = {"prefect2": _prefect2, "result": _result, "squared": _squared, "mlflow": _mlflow, "params": _params}
 
 
 def install(flags) -> None:

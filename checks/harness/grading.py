@@ -169,6 +169,7 @@ class Gradebook:
     figures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     causes: list[str] = field(default_factory=list)  # what went wrong, for a cohort's summary
+    explained: set[str] = field(default_factory=set)  # parts ("Q1.flow") whose causes are in `causes`
     roots: dict[str, str] = field(default_factory=grader_roots)  # see scrub_paths
 
     def scrub(self, text: str | None) -> str | None:
@@ -207,12 +208,12 @@ class Gradebook:
         for g in grades:
             points = f"{g.earned}/{g.question.points}"
             line = f"{g.question.id:<3} {g.question.title:<{width}}  {points:>5}  {g.status}"
-            if g.status in (SKIPPED, NOT_RUN):  # one reason for all its parts
-                lines += _wrap(f"{line}: {g.parts[0].reason}", "", " " * 6)
-                continue
-            lines.append(line)
+            shown = []
+            if g.status in (SKIPPED, NOT_RUN, NOT_ATTEMPTED):  # its parts agree: the first one's reason
+                line, shown = f"{line}: {g.parts[0].reason}", [g.parts[0]]
+            lines += _wrap(line, "", " " * 6)
             for p in g.parts:
-                if p.status in (PASSED, SKIPPED, NOT_RUN):
+                if p.status in (PASSED, SKIPPED, NOT_RUN) or p in shown:
                     continue
                 text = f"{p.part.id} ({p.earned}/{p.part.points}) {p.status}" + (f": {p.reason}" if p.reason else "")
                 lines += _wrap(text, indent)
@@ -229,9 +230,11 @@ class Gradebook:
     def results_json(self) -> dict:
         """Gradescope's results.json: one test per question; `extra_data` has each lost
         part's reason and the causes, for a cohort's CSV and summary."""
-        tests, lost, parts = [], {}, {}
+        tests, lost, parts, causes = [], {}, {}, set(self.causes)
         for g in self.grades():
             parts.update({f"{g.question.id}.{p.part.id}": p.earned for p in g.parts})
+            causes.update(f"{g.question.id} {p.part.id}: {gist(p.reason or p.status)}" for p in g.parts
+                          if p.status in (FAILED, NOT_ATTEMPTED) and f"{g.question.id}.{p.part.id}" not in self.explained)
             output = [f"{g.status}" + (f": {g.reason}" if g.reason else "")]
             output += [f"hint: {hint}" for hint in g.hints]
             output += [f"- {c.name}: {c.status}" + (f" ({c.reason})" if c.reason else "") for c in g.checks]
@@ -251,8 +254,16 @@ class Gradebook:
             "max_score": self.course.max_score,
             "output": "\n".join([*self.figures, *(f"Note: {n}" for n in self.notes)]),
             "tests": tests,
-            "extra_data": {"lost": lost, "parts": parts, "causes": sorted(set(self.causes))},
+            "extra_data": {"lost": lost, "parts": parts, "causes": sorted(causes)},
         }
+
+
+def gist(reason: str) -> str:
+    """The start of a reason without its figures, names and quoted values, so that alike
+    reasons of different submissions read the same ("get_paths(...) raised TypeError")."""
+    text = reason.split("; ")[0]
+    text = re.sub(r"'[^']*'|\"[^\"]*\"|`[^`]*`|\([^()]*\)", "(...)", text)
+    return re.sub(r"\d+(?:[.,]\d+)*", "N", text)[:90]
 
 
 def _wrap(text: str, indent: str, subsequent: str | None = None) -> list[str]:

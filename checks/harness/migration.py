@@ -147,6 +147,26 @@ def _squared(tree: ast.Module, file: str, graded: bool) -> list[Finding]:
     ]
 
 
+def _is_flow_decorator(node: ast.expr) -> bool:
+    target = node.func if isinstance(node, ast.Call) else node
+    return isinstance(target, ast.Name) and target.id == "flow" or isinstance(target, ast.Attribute) and target.attr == "flow"
+
+
+def _none_for_a_type(tree: ast.Module, file: str, graded: bool) -> list[Finding]:
+    """`def main(date: str = None)`: pydantic 1 (Prefect 2) read it as optional; Prefect 3
+    validates a flow's parameters with pydantic 2, which refuses None for `str`."""
+    found = []
+    for function in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and any(map(_is_flow_decorator, n.decorator_list))):
+        args = function.args.args[len(function.args.args) - len(function.args.defaults):]
+        for arg, default in zip(args, function.args.defaults):
+            text = ast.unparse(arg.annotation) if arg.annotation else ""
+            if text and isinstance(default, ast.Constant) and default.value is None and "None" not in text and "Optional" not in text:
+                found.append(Finding(file, arg.lineno, "a flow parameter typed without None", "Q1.flow" if graded else None,
+                                     f"`{arg.arg}: {text} = None` {_where(file, arg.lineno)}: Prefect 3 checks a flow's parameters "
+                                     f"(pydantic 2), and `{text}` refuses None; write `{arg.arg}: {text} | None = None`", "params"))
+    return found
+
+
 def _calls_at_import(tree: ast.Module, file: str) -> list[Finding]:
     return [
         Finding(file, node.lineno, "a call at import without a __main__ guard", None,
@@ -184,6 +204,7 @@ def scan(folder: Path) -> list[Finding]:
             continue  # the probe reports it with its line
         graded = path.name in GRADED_FILES
         found += _imports(tree, path.name, graded) + _result_calls(tree, path.name, graded) + _squared(tree, path.name, graded)
+        found += _none_for_a_type(tree, path.name, graded)
         if graded:
             found += _calls_at_import(tree, path.name)
     return sorted(_merged(found), key=lambda f: (f.file not in GRADED_FILES, f.file, f.line))

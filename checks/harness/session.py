@@ -24,16 +24,18 @@ from hw3.tripdata import check_trip_file, month_file, parse_month_file, trip_typ
 from hw3.variants import ensure_sample_as
 
 
-def drop_a_zone(path: Path, column: str) -> None:
+def drop_a_zone(path: Path, column: str) -> str:
     """Remove the trips of one zone from a validation month, as real months differ in their
     zones (every sample month has them all): a DictVectorizer fitted again on the validation
-    month, instead of only transforming it, then has a feature fewer and the flow fails."""
+    month, instead of only transforming it, then has a feature fewer and the flow fails.
+    Returns that feature's name ("PUlocationID=1")."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
     zone = pc.min(table[column]).as_py()
     pq.write_table(table.filter(pc.fill_null(pc.not_equal(table[column], zone), True)), path)
+    return f"{column}={int(zone)}"
 
 
 # The runs, and the questions whose checks read them.
@@ -60,6 +62,7 @@ class GradingSession:
         self._records: dict[str, api.FlowRunRecord] = {}
         self._pool = ThreadPoolExecutor(max_workers=5, thread_name_prefix="hw3-probe")
         self.real_files_problem: str | None = None
+        self.dropped_feature: str | None = None  # a training month's zone the validation sample lacks
 
     # -- data -------------------------------------------------------------------------
 
@@ -80,7 +83,7 @@ class GradingSession:
             for name in self.expected_files(day):
                 _, year, month = parse_month_file(name)
                 ensure_sample_as(folder, self.key.taxi, year, month, DEFAULT_ROWS)
-        drop_a_zone(folder / self.expected_files(self.key.date)[1], trip_type(self.key.taxi).pickup_location)
+        self.dropped_feature = drop_a_zone(folder / self.expected_files(self.key.date)[1], trip_type(self.key.taxi).pickup_location)
         return folder
 
     @cached_property
@@ -162,7 +165,7 @@ class GradingSession:
             charged = self.charge_of(result) if result.job == "flow" else part
             if charged == part:
                 fail(result.reason)
-            fail(f"not seen: the run stopped in code of {charged.replace('.', ' (')}), which says why")
+            fail(f"not seen: {result.reason} (the part of {charged.replace('.', ' (')}))")
         return result
 
     def charge_of(self, result: ProbeResult) -> str:

@@ -2,12 +2,11 @@
 (tests/submissions.py's `make_submission`), so that each is a readable one-line diff.
 
 WRONG: mistakes students make on this homework, each with the questions it must cost (and
-no other). Most cost their own question only; where a mistake also stops the flow from
-running on the course date, it costs Q1-Q3 and `why` says so: the checks run the student's
-flow on sample months under the names the key expects, so a flow whose get_paths names other
-files finds nothing to train on (placing the samples under the student's own names would
-need the get_paths probe to finish before the flow runs start, which costs the parallel
-start; not done).
+no other). Most cost their own question only: the checks give the flow the months under the
+names its own get_paths asks for, so a get_paths that names other months costs Q2 alone.
+Where a mistake really stops the flow (a missing zone the regression refuses, a validation
+month fitted again, a get_paths that fails on today's date), it also costs what the run
+would have shown, and `why` says so.
 CORRECT: submissions written differently from the reference that must get full marks.
 """
 
@@ -47,20 +46,18 @@ WRONG = (
         ("@task\ndef train_model(", "def train_model("),
         ("train_model.submit(df_train, zones).result()", "train_model(df_train.result(), zones)")]}),
     wrong("answers prepare_features", "Q1", {ANSWERS: [('q1 = "train_model"', 'q1 = "prepare_features"')]}),
-    wrong("validation MSE logged at debug level", "Q1,Q2", {HOMEWORK: [
-        ('logger.info(f"validation MSE: {mse}")', 'logger.debug(f"validation MSE: {mse}")')]},
-        "a debug message is not sent to the server (Q1) and the flow reports no MSE to compare (Q2)"),
+    wrong("validation MSE logged at debug level", "Q1", {HOMEWORK: [
+        ('logger.info(f"validation MSE: {mse}")', 'logger.debug(f"validation MSE: {mse}")')]}),
     # Q2: dates and months
-    wrong("month not zero-padded", "Q1,Q2,Q3", {HOMEWORK: [(FILE_NAME, '{month.year}-{month.month}.parquet"')]}, FLOW_DOES_NOT_RUN),
+    wrong("month not zero-padded", "Q2", {HOMEWORK: [(FILE_NAME, '{month.year}-{month.month}.parquet"')]}),
     wrong("year hard-coded to 2021", "Q2", {HOMEWORK: [("run_date(date).replace(day=1)", "run_date(date).replace(year=2021, day=1)")]}),
     wrong("date.today without a call", "Q2,Q3", {HOMEWORK: [("return datetime.date.today()", "return datetime.date.today")]},
           "main() on today's date fails as get_paths(None) does, so today's artifacts are missing (Q3)"),
     wrong("month arithmetic without relativedelta", "Q2", {HOMEWORK: [(MONTHS, "(first_of_month.replace(month=first_of_month.month - n) for n in (2, 1))")]}),
-    wrong("training and validation months swapped", "Q2,Q3", {HOMEWORK: [(MONTHS, MONTHS.replace("(2, 1)", "(1, 2)"))]},
-          "the DictVectorizer is then fitted on the validation month, which lacks a zone of the training month (Q3)"),
-    wrong("months one too early", "Q1,Q2,Q3", {HOMEWORK: [(MONTHS, MONTHS.replace("(2, 1)", "(3, 2)"))]}, FLOW_DOES_NOT_RUN),
-    wrong("day and month swapped when parsing the date", "Q1,Q2,Q3", {HOMEWORK: [
-        ("return datetime.date.fromisoformat(date)", "return datetime.datetime.strptime(date, '%Y-%d-%m').date()")]}, FLOW_DOES_NOT_RUN),
+    wrong("training and validation months swapped", "Q2", {HOMEWORK: [(MONTHS, MONTHS.replace("(2, 1)", "(1, 2)"))]}),
+    wrong("months one too early", "Q2", {HOMEWORK: [(MONTHS, MONTHS.replace("(2, 1)", "(3, 2)"))]}),
+    wrong("day and month swapped when parsing the date", "Q2", {HOMEWORK: [
+        ("return datetime.date.fromisoformat(date)", "return datetime.datetime.strptime(date, '%Y-%d-%m').date()")]}),
     wrong("keeps trips of 1 to 61 minutes", "Q2", {HOMEWORK: [(".between(1, 60)", ".between(1, 61)")]}),
     wrong("keeps trips strictly between 1 and 60 minutes", "Q2", {HOMEWORK: [('.between(1, 60)', '.between(1, 60, inclusive="neither")')]}),
     wrong("fillna forgotten", "Q1,Q2,Q3", {HOMEWORK: [('.fillna(-1).astype("int").astype("str")', '.astype("str")')]},
