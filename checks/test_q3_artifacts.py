@@ -54,6 +54,7 @@ def test_q3_answer_dv_size_on_real_data(grading, key, course):
     grading.finished("real", "Q3.answer")
     size = grading.artifact("real", "dv", key.date).stat().st_size
     question = course["Q3"]
+    grading.graded_by_the_instructor(question, f"the option closest to {size:,} bytes")
     if not key.answer_is(question.key, question.closest_option(size)):
         fail(f"on your real trip files the DictVectorizer file has {size:,} bytes, which is not near the expected answer")
 

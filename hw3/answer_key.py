@@ -1,6 +1,7 @@
 """The answer key of the checks: salted digests of the expected answers, no answer in clear.
 
-A key holds, for one variant of the homework (trip type and course date):
+A key holds, for one variant of the homework (trip type and course date) (a student release
+ships `work_only()`: everything but the answers, which stay with the instructor):
   * `answers`: per question key (q1..q6), the digest of the correct option;
   * `paths`: per day of a fixed table, the digest of the file names get_paths must return
     ("train|val", names without folders). The table covers year wraps and zero padding;
@@ -12,7 +13,8 @@ A key holds, for one variant of the homework (trip type and course date):
   * `students`: per-student variants, student id -> {"date", "answers", "options"}: the
     rows of `hw3 key --variants`. `for_student(id)` is the key of that student's variant;
     the top level is the default variant (unknown ids and submissions without student_id).
-Anyone can hash a guess and compare: the digests keep answers out of sight, not secret.
+Anyone can hash a guess and compare, so the digests of the answers never leave the
+instructor: the checks grade the answers only with the instructor's key (--answer-key).
 
 `build_from_reference()` makes a key from the catalogue's published answers and from the
 reference solution's get_paths (run in a child process); `save()`/`load()` store it as JSON.
@@ -60,6 +62,17 @@ class AnswerKey:
         text = "\x1f".join((self.salt, *parts))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
+    @property
+    def has_answers(self) -> bool:
+        """False for the work-only key of a student release: it grades the work, not the answers."""
+        return bool(self.answers)
+
+    def work_only(self) -> AnswerKey:
+        """This key without the answers (of the default variant and of every student): what a
+        student release ships. Its students' rows keep their date and options (the handout's)."""
+        students = {sid: {k: v for k, v in row.items() if k != "answers"} for sid, row in self.students.items()}
+        return replace(self, answers={}, students=students)
+
     def answer_is(self, question_key: str, option: str | None) -> bool:
         """Whether `option` (an option of the catalogue, normalised) is the key's answer."""
         return option is not None and self.answers.get(question_key) == self.digest("answer", question_key, option)
@@ -92,7 +105,7 @@ class AnswerKey:
     def for_student(self, student_id: str | None) -> AnswerKey:
         """The key of that student's variant; the default variant if the id has none."""
         row = self.students.get(student_id) if student_id is not None else None
-        return self if row is None else replace(self, date=row["date"], answers=row["answers"], options=row["options"])
+        return self if row is None else replace(self, date=row["date"], answers=row.get("answers", {}), options=row["options"])
 
     def student_problem(self, student_id: str | None) -> str | None:
         """Why a submission is graded against the default variant of a key with per-student

@@ -1,8 +1,9 @@
 """`hw3 release DEST`: write the student repository, without the reference or answers in clear.
 
 What ships: the stubs (`homework/`, rendered from the catalogue) and the same homework as a
-notebook (`homework/homework.ipynb`), `HOMEWORK.md`, the checks with a hashed answer key
-(`checks/key.json`, built from the reference), the `hw3` package without its instructor-only
+notebook (`homework/homework.ipynb`), `HOMEWORK.md`, the checks with the work part of the key
+(`checks/key.json`: the get_paths table and each variant's date and options, no answer in
+any form; the checks there grade the work and record the answers for the instructor), the `hw3` package without its instructor-only
 modules (`hw3.cli.INSTRUCTOR_MODULES`) and with a catalogue that has no `answer` fields, the
 data manifest, `pyproject.toml`, a `tox.ini` with the students' environments, `.gitignore`
 and a README for students.
@@ -58,7 +59,7 @@ def student_catalogue(text: str, source: str) -> str:
     for question in raw["question"]:
         question.pop("answer", None)
     header = ("# The question catalogue of the student release. The answers are not here: the checks\n"
-              "# compare yours with the salted hashes in checks/key.json.\n\n")
+              "# grade your work and record your answers, which your instructor grades.\n\n")
     result = header + tomli_w.dumps(raw, multiline_strings=True)
     if any(q.answer is not None for q in catalogue_module.parse(result, source).questions):
         raise Hw3Error(f"{source}: an answer survived the release's catalogue; report this as a bug")
@@ -109,7 +110,7 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8", newline="\n")
 
 
-def build(project_root: Path, folder: Path) -> None:
+def build(project_root: Path, folder: Path, key_file: Path | None = None) -> None:
     """Write the student repository into the existing, empty `folder`."""
     from hw3 import answer_key, notebook, stubs
 
@@ -134,7 +135,8 @@ def build(project_root: Path, folder: Path) -> None:
         course_title=course.title, course_date=course.date,
         questions_count=len(course.questions), max_score=course.max_score,
     ))
-    answer_key.build_from_reference(project_root).save(folder / KEY_FILE)
+    key = answer_key.load(key_file) if key_file else answer_key.build_from_reference(project_root)
+    key.work_only().save(folder / KEY_FILE)
 
 
 def _check_destination(project_root: Path, dest: Path, force: bool) -> None:
@@ -148,7 +150,7 @@ def _check_destination(project_root: Path, dest: Path, force: bool) -> None:
                        "everything in it")
 
 
-def release(project_root: Path, dest: Path, *, force: bool = False) -> Path:
+def release(project_root: Path, dest: Path, *, force: bool = False, key_file: Path | None = None) -> Path:
     """Write the student repository to `dest` atomically; return `dest`."""
     project_root, dest = Path(project_root).resolve(), Path(dest).resolve()
     _check_destination(project_root, dest, force)
@@ -156,7 +158,7 @@ def release(project_root: Path, dest: Path, *, force: bool = False) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.release-", dir=dest.parent))
     try:
         staging.chmod(0o755)
-        build(project_root, staging)
+        build(project_root, staging, key_file)
         if not dest.exists():
             staging.rename(dest)
             return dest
@@ -177,7 +179,8 @@ def release(project_root: Path, dest: Path, *, force: bool = False) -> Path:
 def run(args: argparse.Namespace) -> int:
     from hw3 import settings
 
-    dest = release(settings.PROJECT_ROOT, Path(args.dest), force=args.force)
+    key_file = Path(args.answer_key) if args.answer_key else None
+    dest = release(settings.PROJECT_ROOT, Path(args.dest), force=args.force, key_file=key_file)
     files = [path for path in dest.rglob("*") if path.is_file()]
     size = sum(path.stat().st_size for path in files)
     print(f"wrote the student release to {dest}: {len(files)} files, {size / 1024:.0f} KiB")
@@ -187,8 +190,10 @@ def run(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "release", help="write the student repository (no solutions, hashed answer key) to DEST",
+        "release", help="write the student repository (no solutions, no answers) to DEST",
         description=__doc__.splitlines()[0])
     parser.add_argument("dest", metavar="DEST", help="the folder to write (new or empty)")
     parser.add_argument("--force", action="store_true", help="replace DEST even if it is not empty")
+    parser.add_argument("--answer-key", metavar="FILE", help="the key whose variants the release serves (e.g. one of "
+                        "`hw3 key --variants`; default: the reference's); only its work part ships, never its answers")
     parser.set_defaults(run=run)

@@ -35,6 +35,7 @@ from hw3.catalogue import Catalogue, Part, Question
 from hw3.errors import Hw3Error
 
 PASSED, FAILED, NOT_ATTEMPTED, SKIPPED, NOT_RUN = "passed", "failed", "not attempted", "skipped", "not run"
+RECORDED = "recorded"  # an answer checked for its form, graded by the instructor's key
 CHECK_NAME = re.compile(r"test_(q\d+)_(\w+)")
 PART_REASONS = 3  # different reasons of one part's failed checks shown
 TABLE_WIDTH = 100  # the grade table's reasons are wrapped at this width
@@ -47,6 +48,14 @@ class NotAttempted(pytest.skip.Exception):
 
 def not_attempted(reason: str):
     raise NotAttempted(f"{NOT_ATTEMPTED}: {reason}")
+
+
+class Recorded(pytest.skip.Exception):
+    """An answer of the right form, graded by the instructor (no answer key here)."""
+
+
+def recorded(reason: str):
+    raise Recorded(f"{RECORDED}: {reason}")
 
 
 def fail(reason: str):
@@ -75,6 +84,8 @@ def classify(excinfo: pytest.ExceptionInfo | None) -> tuple[str, str | None]:
     exc = excinfo.value
     if isinstance(exc, NotAttempted):
         return NOT_ATTEMPTED, exc.msg.removeprefix(f"{NOT_ATTEMPTED}: ")
+    if isinstance(exc, Recorded):
+        return RECORDED, exc.msg.removeprefix(f"{RECORDED}: ")
     if isinstance(exc, pytest.skip.Exception):
         return SKIPPED, exc.msg
     if isinstance(exc, pytest.fail.Exception):
@@ -137,7 +148,7 @@ class QuestionGrade:
     @property
     def reason(self) -> str | None:
         """The reasons of the parts that lost points, each named when there are several."""
-        lost = [p for p in self.parts if p.status not in (PASSED, SKIPPED) and p.reason]
+        lost = [p for p in self.parts if p.status not in (PASSED, SKIPPED, RECORDED) and p.reason]
         if len(self.parts) == 1:
             return lost[0].reason if lost else None
         return "; ".join(f"{p.part.id}: {p.reason}" for p in lost) or None
@@ -145,11 +156,12 @@ class QuestionGrade:
 
 def _combine(checks: list[Check]) -> tuple[str, str | None]:
     """(status, reason) of a group of checks (a part)."""
-    counted = [c for c in checks if c.status != SKIPPED]
+    counted = [c for c in checks if c.status not in (SKIPPED, RECORDED)]
     failed = [c for c in counted if c.status == FAILED]
     missing = [c for c in counted if c.status == NOT_ATTEMPTED]
     if not counted:
-        return (SKIPPED, checks[0].reason) if checks else (NOT_RUN, "no check of it was selected")
+        noted = [c for c in checks if c.status == RECORDED] or checks
+        return (noted[0].status, noted[0].reason) if checks else (NOT_RUN, "no check of it was selected")
     if failed:
         reasons = list(dict.fromkeys(c.reason for c in failed if c.reason))
         return FAILED, "; ".join(reasons[:PART_REASONS]) + (f" (and {len(reasons) - PART_REASONS} more)" if len(reasons) > PART_REASONS else "")
@@ -192,6 +204,8 @@ class Gradebook:
         statuses = {p.status for p in parts}
         if len(statuses) == 1 or statuses <= {SKIPPED, NOT_RUN}:
             status = parts[0].status
+        elif statuses == {PASSED, RECORDED}:
+            status = PASSED  # as far as the checks without the answer key can tell
         else:
             status = FAILED
         return QuestionGrade(question, status, sum(p.earned for p in parts), parts, checks)
@@ -209,18 +223,26 @@ class Gradebook:
             points = f"{g.earned}/{g.question.points}"
             line = f"{g.question.id:<3} {g.question.title:<{width}}  {points:>5}  {g.status}"
             shown = []
-            if g.status in (SKIPPED, NOT_RUN, NOT_ATTEMPTED):  # its parts agree: the first one's reason
+            if g.status in (SKIPPED, NOT_RUN, NOT_ATTEMPTED, RECORDED):  # its parts agree: the first one's reason
                 line, shown = f"{line}: {g.parts[0].reason}", [g.parts[0]]
             lines += _wrap(line, "", " " * 6)
             for p in g.parts:
                 if p.status in (PASSED, SKIPPED, NOT_RUN) or p in shown:
                     continue
-                text = f"{p.part.id} ({p.earned}/{p.part.points}) {p.status}" + (f": {p.reason}" if p.reason else "")
+                points = f"-/{p.part.points}" if p.status == RECORDED else f"{p.earned}/{p.part.points}"
+                text = f"{p.part.id} ({points}) {p.status}" + (f": {p.reason}" if p.reason else "")
                 lines += _wrap(text, indent)
             for hint in g.hints:
                 lines += _wrap(f"hint: {hint}", indent)
         earned = sum(g.earned for g in grades)
-        lines.append(f"{'':<4}{'Total':<{width}}  {f'{earned}/{self.course.max_score}':>5}")
+        recorded_points = sum(p.part.points for g in grades for p in g.parts if p.status == RECORDED)
+        if recorded_points:
+            covered = self.course.max_score - recorded_points
+            lines.append(f"{'':<4}{'Total of the local checks':<{width}}  {f'{earned}/{covered}':>5}")
+            lines += _wrap(f"The local checks grade your work ({covered} of {self.course.max_score} points); your answers in "
+                           f"answers.toml ({recorded_points} points) are recorded and graded by your instructor.", " " * 4)
+        else:
+            lines.append(f"{'':<4}{'Total':<{width}}  {f'{earned}/{self.course.max_score}':>5}")
         if self.figures:
             lines += ["", "Figures your code produced:", *(w for text in self.figures for w in _wrap(text, "  "))]
         if self.notes:
@@ -247,14 +269,16 @@ class Gradebook:
                     "output": "\n".join(output),
                 }
             )
-            if g.earned < g.question.points:
+            if any(p.status in (FAILED, NOT_ATTEMPTED, SKIPPED, NOT_RUN) for p in g.parts):
                 lost[g.question.id] = g.reason or g.status
         return {
             "score": sum(t["score"] for t in tests),
             "max_score": self.course.max_score,
             "output": "\n".join([*self.figures, *(f"Note: {n}" for n in self.notes)]),
             "tests": tests,
-            "extra_data": {"lost": lost, "parts": parts, "causes": sorted(causes)},
+            "extra_data": {"lost": lost, "parts": parts, "causes": sorted(causes),
+                           "recorded": sorted(k for g in self.grades() for p in g.parts if p.status == RECORDED
+                                              for k in [f"{g.question.id}.{p.part.id}"])},
         }
 
 
@@ -271,19 +295,13 @@ def _wrap(text: str, indent: str, subsequent: str | None = None) -> list[str]:
                          break_long_words=True, break_on_hyphens=False) or [indent]
 
 
-def figure_line(label: str, yours: float | None, expected: float | None, question: Question, *, unit: str = "", digits: int = 5, where: str) -> str:
-    """'validation MSE (sample): yours 1.23456, expected 1.23456; Q2 options: 1.2 (closest
-    to yours) | 2.4 | ...'."""
-
-    def show(value: float | None) -> str:
-        if value is None:
-            return "not produced"
-        text = f"{value:,.0f}" if unit else f"{value:.{digits}f}"
-        return f"{text}{unit}"
-
-    line = f"{label} ({where}): yours {show(yours)}"
-    if expected is not None:
-        line += f", expected {show(expected)}"
-    closest = question.closest_option(yours) if yours is not None else None
-    options = " | ".join(f"{o} (closest to yours)" if o == closest else o for o in question.options)
-    return f"{line}; {question.id} options: {options}"
+def figure_line(label: str, yours: float | None, same: bool | None, question: Question, *, unit: str = "", digits: int = 5, where: str) -> str:
+    """'validation MSE (synthetic sample): yours 1.23456, the same as the reference pipeline's
+    on these data: yes; the Q2 option closest to yours: 1.2'."""
+    if yours is None:
+        return f"{label} ({where}): not produced"
+    text = f"{yours:,.0f}{unit}" if unit else f"{yours:.{digits}f}"
+    line = f"{label} ({where}): yours {text}"
+    if same is not None:
+        line += f", the same as the reference pipeline's on these data: {'yes' if same else 'no'}"
+    return f"{line}; the {question.id} option closest to yours: {question.closest_option(yours)}"

@@ -16,7 +16,7 @@ from pathlib import Path
 from checks.harness.compat import top_level_calls
 
 GRADED_FILES = ("homework.py", "deployment.py")  # the files the checks import
-NOTE_SUFFIXES = (".md", ".txt", ".sh", ".py", ".ipynb", ".yaml", ".yml")
+NOTE_SUFFIXES = (".md", ".txt", ".sh", ".py", ".yaml", ".yml")  # a notebook holds the homework text
 
 DEPLOY_WAY = ("in Prefect 3, register the deployment in deployment.py: `main.to_deployment(name=..., cron=CRON).apply()` "
               "returns its id (or use `prefect deploy`)")
