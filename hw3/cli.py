@@ -16,7 +16,7 @@ from hw3.errors import Hw3Error
 COMMAND_MODULES: tuple[str, ...] = ("hw3.stubs", "hw3.train", "hw3.data", "hw3.grade", "hw3.release", "hw3.key")
 # Instructor-only modules: the student release (`hw3 release`) leaves them out, and `hw3`
 # then offers none of their commands. (hw3.variants ships: the checks import it.)
-INSTRUCTOR_MODULES: frozenset[str] = frozenset({"hw3.key", "hw3.release"})
+INSTRUCTOR_MODULES: frozenset[str] = frozenset({"hw3.key", "hw3.release", "hw3.gradescope"})
 
 
 def available(name: str) -> bool:

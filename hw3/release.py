@@ -180,6 +180,19 @@ def run(args: argparse.Namespace) -> int:
     from hw3 import settings
 
     key_file = Path(args.answer_key) if args.answer_key else None
+    if args.gradescope:
+        from hw3 import answer_key, gradescope
+
+        with tempfile.TemporaryDirectory() as scratch:
+            key = key_file or answer_key.build_from_reference(settings.PROJECT_ROOT).save(Path(scratch) / "key.json")
+            if not answer_key.load(key).has_answers:
+                raise Hw3Error(f"{key}: a key without answers (a student release's); give the instructor's key")
+            zip_path = gradescope.bundle(settings.PROJECT_ROOT, Path(key), Path(args.gradescope))
+        print(f"wrote the Gradescope autograder to {zip_path}: upload it as the assignment's autograder (zip)")
+        if not args.dest:
+            return 0
+    if not args.dest:
+        raise Hw3Error("give DEST (the student repository to write), or --gradescope FILE")
     dest = release(settings.PROJECT_ROOT, Path(args.dest), force=args.force, key_file=key_file)
     files = [path for path in dest.rglob("*") if path.is_file()]
     size = sum(path.stat().st_size for path in files)
@@ -192,7 +205,8 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "release", help="write the student repository (no solutions, no answers) to DEST",
         description=__doc__.splitlines()[0])
-    parser.add_argument("dest", metavar="DEST", help="the folder to write (new or empty)")
+    parser.add_argument("dest", metavar="DEST", nargs="?", help="the folder to write (new or empty)")
+    parser.add_argument("--gradescope", metavar="ZIP", help="also (or only) write Gradescope's autograder bundle, with the answer key")
     parser.add_argument("--force", action="store_true", help="replace DEST even if it is not empty")
     parser.add_argument("--answer-key", metavar="FILE", help="the key whose variants the release serves (e.g. one of "
                         "`hw3 key --variants`; default: the reference's); only its work part ships, never its answers")

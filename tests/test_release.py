@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from submissions import PROJECT_ROOT, SOLUTIONS, SUBMISSION_FILES, CheckRun
+from submissions import PROJECT_ROOT, SOLUTIONS, SUBMISSION_FILES, CheckRun, reference_key_file
 
 from hw3 import catalogue, notebook
 from hw3.cli import INSTRUCTOR_MODULES
@@ -90,8 +90,8 @@ def test_no_file_maps_a_question_to_its_answer(release):
     answers = tomllib.loads((release / "homework/answers.toml").read_text(encoding="utf-8"))
     assert answers == {"student_id": "", **{q.key: "" for q in COURSE.questions}}
     key = json.loads((release / "checks/key.json").read_text(encoding="utf-8"))
-    assert set(key["answers"]) == {q.key for q in COURSE.questions}
-    assert all(re.fullmatch(r"[0-9a-f]{64}", v) for v in [*key["answers"].values(), *key["paths"].values()])
+    assert key["answers"] == {} and all("answers" not in row for row in key["students"].values())
+    assert all(re.fullmatch(r"[0-9a-f]{64}", v) for v in key["paths"].values())
     key_text = json.dumps(key)
     assert not any(option in key_text for q in COURSE.questions if q.kind != "count" for option in q.options)
     # Options are listed where they are offered, every option alike: no file names an answer
@@ -182,15 +182,24 @@ def grade_release(folder: Path, api_url: str, *args: str) -> CheckRun:
     return CheckRun(done.returncode, output, json.loads(results.read_text(encoding="utf-8")))
 
 
-def assert_scores(run: CheckRun, full: bool) -> None:
+def work_points(question) -> int:
+    """The points of a question that the release's checks grade (its answer part is recorded)."""
+    return sum(part.points for part in question.parts if part.id != "answer")
+
+
+def assert_scores(run: CheckRun, full: bool, answers_graded: bool = False) -> None:
     for question in COURSE.questions:
         test = run.question(question.id)
-        expected = question.points if full else 0
+        expected = (question.points if answers_graded else work_points(question)) if full else 0
         assert test["score"] == expected, test["output"]
         if not full:
             assert test["output"].startswith("not attempted: "), test["output"]
-    assert run.results["score"] == (COURSE.max_score if full else 0)
+        elif not answers_graded and question.part("answer"):
+            assert f"recorded: {question.key} = " in test["output"] and "graded by your instructor" in test["output"]
+    total = sum(q.points if answers_graded else work_points(q) for q in COURSE.questions) if full else 0
+    assert run.results["score"] == total
     assert "Traceback" not in run.output and "error in the checks" not in run.output
+    assert "expected" not in run.results["output"]  # no figure of the reference is shown
 
 
 @pytest.mark.parametrize("target", [[], ["--target", "homework/homework.ipynb"]], ids=["py", "notebook"])
@@ -206,6 +215,11 @@ def test_the_release_grades_the_reference_full_marks(release, prefect_api_url, t
     run = grade_release(copy, prefect_api_url)
     assert run.returncode == 0, run.output[-4000:]
     assert_scores(run, full=True)
+    assert re.search(r"Total of the local checks +6/6", run.output)
+    assert run.results["extra_data"]["recorded"] == ["Q1.answer", "Q3.answer", "Q4.answer", "Q5.answer"]
+    # the instructor's key grades the answers of the same submission in the same release
+    run = grade_release(copy, prefect_api_url, "--answer-key", str(reference_key_file()))
+    assert_scores(run, full=True, answers_graded=True)
 
 
 def test_the_release_grades_the_reference_notebook_full_marks(release, prefect_api_url, tmp_path):
