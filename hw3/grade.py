@@ -3,7 +3,7 @@
     hw3 grade                                 grade homework/
     hw3 grade --target DIR|NOTEBOOK           grade another folder laid out like homework/, or a notebook
     hw3 grade --results-json results.json     also write Gradescope's results.json
-    hw3 grade --cohort DIR [--jobs N] [--out grades.csv]
+    hw3 grade --cohort DIR [--jobs N] [--out grades.csv] [--answer-key FILE]
                                               grade every sub-folder of DIR on one Prefect server
     hw3 grade -- -k q2 -x                     pass anything after `--` on to pytest
 
@@ -11,7 +11,8 @@ A cohort is graded submission by submission, N at a time, each by its own `pytes
 against one shared Prefect server and one answer key; each gets `results/<name>/results.json`
 (and the checks' output.txt) beside the CSV, which has a row (student, Q1..Qn, total,
 problem) per sub-folder. A submission that breaks the checks gets a row with its problem;
-the others are graded all the same.
+the others are graded all the same. The CSV has the reason of every question that lost
+points, and the run ends with the causes most submissions share.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def register(subparsers) -> None:
     parser.add_argument("--target", metavar="DIR|NOTEBOOK", help="folder or .ipynb notebook to grade (default: homework/)")
     parser.add_argument("--results-json", metavar="FILE", help="write the grade as Gradescope's results.json")
     parser.add_argument("--prefect-api-url", metavar="URL", help="grade against this running Prefect server")
+    parser.add_argument("--answer-key", metavar="FILE", help="grade the answers with this key (instructors; default: "
+                        "the key built from the reference, where there is one; a student release records the answers)")
     parser.add_argument("--cohort", metavar="DIR", help="grade every sub-folder of DIR (each laid out like homework/)")
     parser.add_argument("--jobs", type=int, default=2, metavar="N", help="cohort: submissions graded at a time (default: 2)")
     parser.add_argument("--out", metavar="FILE", help="cohort: the grades CSV (default: grades.csv in the current folder)")
@@ -62,7 +65,12 @@ def _checks_dir() -> Path:
 
 def _pytest_extra(args: argparse.Namespace) -> list[str]:
     extra = list(args.pytest_args)
-    return extra[1:] if extra[:1] == ["--"] else extra
+    extra = extra[1:] if extra[:1] == ["--"] else extra
+    if args.answer_key:
+        if not Path(args.answer_key).is_file():
+            raise Hw3Error(f"--answer-key {args.answer_key}: no such file; give the key `hw3 key` wrote")
+        extra += ["--answer-key", str(Path(args.answer_key).resolve())]
+    return extra
 
 
 def pytest_argv(target: Path | None, results_json: Path | None, api_url: str | None, extra: list[str]) -> list[str]:

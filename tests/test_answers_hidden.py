@@ -18,10 +18,11 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from submissions import PROJECT_ROOT, SOLUTIONS, SUBMISSION_FILES, make_submission
+from submissions import PROJECT_ROOT, make_submission
 
 from hw3 import catalogue, release
 
@@ -169,30 +170,54 @@ def test_the_bundle_holds_the_scripts_the_package_and_the_key_but_no_solution(bu
     assert zipfile.ZipFile(bundle).getinfo("run_autograder").external_attr >> 16 & 0o111
 
 
+def upload(kind: str, folder: Path) -> Path:
+    """What a student uploads: the reference, the stubs, a broken homework.py, or no homework."""
+    if kind == "reference":
+        return make_submission(folder)
+    if kind == "stubs":
+        return make_submission(folder, source=PROJECT_ROOT / "homework")
+    if kind == "broken":
+        return make_submission(folder, {"homework.py": [("@flow\ndef main(", "@flow\ndef main(:")]})
+    folder.mkdir()
+    (folder / "notes.txt").write_text("forgot the files")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def autograded(bundle, tmp_path_factory) -> dict[str, dict]:
+    """results.json of each kind of upload, graded two at a time, each in its own root."""
+    folder = tmp_path_factory.mktemp("autograder-roots")
+    kinds = ("reference", "stubs", "broken", "empty")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {k: pool.submit(run_autograder, bundle, folder / k, upload(k, folder / f"upload-{k}")) for k in kinds}
+    return {k: f.result() for k, f in futures.items()}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["reference", "stubs", "broken", "empty"])
-def test_the_gradescope_autograder_grades_in_a_gradescope_root(bundle, tmp_path, kind):
-    submission = tmp_path / "upload"
-    if kind == "reference":
-        make_submission(submission)
-    elif kind == "stubs":
-        make_submission(submission, source=PROJECT_ROOT / "homework")
-    elif kind == "broken":
-        make_submission(submission, {"homework.py": [("@flow\ndef main(", "@flow\ndef main(:")]})
-    else:
-        submission.mkdir()
-        (submission / "notes.txt").write_text("forgot the files")
-    results = run_autograder(bundle, tmp_path / "autograder", submission)
+def test_gradescope_gives_the_reference_full_marks(autograded):
+    results = autograded["reference"]
+    assert results["score"] == COURSE.max_score == sum(t["score"] for t in results["tests"])
+
+
+@pytest.mark.slow
+def test_gradescope_gives_the_stubs_zero(autograded):
+    results = autograded["stubs"]
+    assert results["score"] == 0 and all(t["output"].startswith("not attempted") for t in results["tests"])
+
+
+@pytest.mark.slow
+def test_gradescope_gives_a_broken_submission_its_reasons(autograded):
+    results = autograded["broken"]
     scores = {t["name"].split()[0]: t["score"] for t in results["tests"]}
-    if kind == "reference":
-        assert results["score"] == COURSE.max_score == sum(scores.values())
-    elif kind == "stubs":
-        assert results["score"] == 0 and all(t["output"].startswith("not attempted") for t in results["tests"])
-    elif kind == "broken":
-        assert scores["Q5"] == 1 and scores["Q6"] == 1 and results["score"] < COURSE.max_score
-        assert any("SyntaxError" in t["output"] and "homework.py, line" in t["output"] for t in results["tests"])
-    else:
-        assert results["score"] == 0 and "no homework.py" in results["output"]
+    assert scores["Q5"] == 1 and scores["Q6"] == 1 and results["score"] < COURSE.max_score
+    assert any("SyntaxError" in t["output"] and "homework.py, line" in t["output"] for t in results["tests"])
+    assert "site-packages" not in json.dumps(results) and "probe.py" not in json.dumps(results)
+
+
+@pytest.mark.slow
+def test_gradescope_says_what_is_missing_from_an_upload(autograded):
+    results = autograded["empty"]
+    assert results["score"] == 0 and "no homework.py" in results["output"]
 
 
 @pytest.mark.slow

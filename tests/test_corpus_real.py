@@ -21,7 +21,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from submissions import PROJECT_ROOT, reference_key_file
+from submissions import PROJECT_ROOT
 
 CASES = Path(__file__).with_name("corpus_real") / "cases"
 # Prefect 2 idioms, found here by their text (independently of the checks' reading of the code):

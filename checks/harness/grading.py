@@ -27,7 +27,6 @@ import sys
 import sysconfig
 import textwrap
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
