@@ -195,7 +195,7 @@ def assert_scores(run: CheckRun, full: bool, answers_graded: bool = False) -> No
         if not full:
             assert test["output"].startswith("not attempted: "), test["output"]
         elif not answers_graded and question.part("answer"):
-            assert f"recorded: {question.key} = " in test["output"] and "graded by your instructor" in test["output"]
+            assert f"recorded ({question.key} = " in test["output"] and "graded by your instructor" in test["output"]
     total = sum(q.points if answers_graded else work_points(q) for q in COURSE.questions) if full else 0
     assert run.results["score"] == total
     assert "Traceback" not in run.output and "error in the checks" not in run.output

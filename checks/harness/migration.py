@@ -18,8 +18,8 @@ from checks.harness.compat import top_level_calls
 GRADED_FILES = ("homework.py", "deployment.py")  # the files the checks import
 NOTE_SUFFIXES = (".md", ".txt", ".sh", ".py", ".yaml", ".yml")  # a notebook holds the homework text
 
-DEPLOY_WAY = ("in Prefect 3, register the deployment in deployment.py: `main.to_deployment(name=..., cron=CRON).apply()` "
-              "returns its id (or use `prefect deploy`)")
+DEPLOY_WAY = ("in Prefect 3, register the deployment in deployment.py: `main.to_deployment(...)` with a name and the "
+              "cron, then `.apply()`, which returns its id (or use `prefect deploy`)")
 RESULT_WAY = ("in Prefect 3 calling a task returns its value, so drop `.result()`; `.submit()` returns a future, "
               "as in `{task}.submit(...).result()`")
 # (module, name) of a Prefect 2 import -> (the part it is charged to, what to do instead).
@@ -108,8 +108,8 @@ def _is_task_decorator(node: ast.expr) -> bool:
 
 
 def _result_calls(tree: ast.Module, file: str, graded: bool) -> list[Finding]:
-    """`.result()` on what a direct task call returned: `get_paths(date).result()`, or
-    `x = train_model(...)` then `x.result()` in the same function."""
+    """`.result()` on what a direct task call returned: `some_task(x).result()`, or
+    `y = some_task(x)` then `y.result()` in the same function."""
     tasks = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and any(map(_is_task_decorator, n.decorator_list))}
 
     def task_called(node) -> str | None:
