@@ -154,6 +154,9 @@ def grading(request, target, key, course, prefect_api_url, tmp_path_factory):
     session = GradingSession(target, key, course, prefect_api_url, tmp_path_factory.mktemp("grading"))
     gradebook = request.config.stash[GRADEBOOK]
     gradebook.notes += session.answers.notes + [f.message for f in session.findings if f.charge is None]
+    from checks.harness import confine
+
+    gradebook.notes += [confine.reduced()] if confine.reduced() else []
     gradebook.causes += [f.cause for f in session.findings if f.charge]
     gradebook.explained |= {f.charge for f in session.findings if f.charge}
     gradebook.roots.update({str(target): "", str(PROJECT_ROOT): ""})

@@ -51,6 +51,8 @@ def register(subparsers) -> None:
                         "the key built from the reference, where there is one; a student release records the answers)")
     parser.add_argument("--cohort", metavar="DIR", help="grade every sub-folder of DIR (each laid out like homework/)")
     parser.add_argument("--jobs", type=int, default=2, metavar="N", help="cohort: submissions graded at a time (default: 2)")
+    parser.add_argument("--unconfined", action="store_true",
+                        help="cohort: grade even where the operating system's sandbox (bubblewrap) cannot run")
     parser.add_argument("--out", metavar="FILE", help="cohort: the grades CSV (default: grades.csv in the current folder)")
     parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     parser.set_defaults(run=run)
@@ -97,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
     if args.cohort:
         if args.target or args.results_json:
             raise Hw3Error("--cohort grades every sub-folder of its folder: leave out --target and --results-json")
+        _refuse_unconfined(args.unconfined)
         return grade_cohort(Path(args.cohort), args.jobs, Path(args.out or "grades.csv"), args.prefect_api_url, _pytest_extra(args))
     target = submission_target(args.target) if args.target else None
     results = Path(args.results_json).resolve() if args.results_json else None
@@ -104,6 +107,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 # -- cohort ------------------------------------------------------------------------------------
+
+
+def _refuse_unconfined(allowed: bool) -> None:
+    """A cohort's submissions share this machine with the key and each other: without the
+    operating system's sandbox, grade them only when the instructor says so."""
+    if str(settings.PROJECT_ROOT) not in sys.path:  # the checks' package, beside hw3
+        sys.path.insert(0, str(settings.PROJECT_ROOT))
+    from checks.harness import confine
+
+    if confine.reduced() and not allowed:
+        raise Hw3Error("bubblewrap cannot run here, so the submissions would run without the operating system's sandbox, "
+                       "beside the key and each other; install bubblewrap (Linux), or pass --unconfined to grade anyway")
 
 
 @dataclass(frozen=True)

@@ -15,21 +15,25 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
-PROBE = Path(__file__).with_name("probe.py")
+from checks.harness import confine, relay
+
+RELAY_ENV = "HW3_API_RELAY"  # "<socket>:<port>": the child's end of relay.py, inside the wall
 
 # Limits of one child process; the environment variables override them.
 TIMEOUT_S = float(os.environ.get("HW3_CHECK_TIMEOUT_S") or 300)
 MEMORY_MB = int(os.environ.get("HW3_CHECK_MEMORY_MB") or 6144)
 FILE_MB = int(os.environ.get("HW3_CHECK_FILE_MB") or 512)  # the largest file a child may write
+PROCESS_LIMIT = 128  # processes (and threads) of one child and all it starts
 OUTPUT_TAIL = 20_000  # characters of a child's stdout and stderr read back (its end)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +43,7 @@ PROTECT_ENV = "HW3_CHECK_PROTECT"
 _protected: set[Path] = set()
 
 # Variables a child inherits from the checks' own environment; everything else is dropped.
-KEPT_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+KEPT_VARIABLES = ("PATH", "LANG", "LC_ALL")
 TERMINAL_COLUMNS = "250"  # wide enough that `prefect ... ls` tables don't cut names
 
 
@@ -85,6 +89,7 @@ class Sandbox:
             HW3_TAXI=self.taxi,
             HW3_MODELS_DIR=str(self.models_dir),
             TMPDIR=str(self.folder / "tmp"),
+            HOME=str(self.folder / "tmp"),
             TZ="UTC",
             COLUMNS=TERMINAL_COLUMNS,
             PYTHONIOENCODING="utf-8",
@@ -150,16 +155,6 @@ def guard_spec(target: Path, sandbox: Sandbox, request_file: Path, result_file: 
     }
 
 
-def _limits(memory_mb: int, file_mb: int):
-    """preexec_fn of a child: cap its address space and the size of the files it writes."""
-
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 1024 * 1024,) * 2)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (file_mb * 1024 * 1024,) * 2)
-
-    return apply
-
-
 def _tail(path: Path) -> str:
     """The last OUTPUT_TAIL characters (about) of a child's output file."""
     with open(path, "rb") as handle:
@@ -170,31 +165,54 @@ def _tail(path: Path) -> str:
     return (f"[... the first {size - OUTPUT_TAIL:,} bytes not kept]\n" if size > OUTPUT_TAIL else "") + text
 
 
-def _spawn(argv: list[str], sandbox: Sandbox, timeout: float, memory_mb: int) -> tuple[int | None, str, str]:
-    """Run argv to the end or until `timeout`; the whole process group goes on a timeout.
-    Its stdout and stderr go to files in the sandbox; (returncode, their ends) come back."""
+@contextmanager
+def _api_relay(sandbox: Sandbox):
+    """Inside the wall, the child reaches the grader's API through a Unix socket in its folder
+    (relay.py); yields the variables that tell it so."""
+    port = urlsplit(sandbox.api_url).port if sandbox.api_url else None
+    if not confine.bwrap() or port is None:
+        yield {}
+        return
+    path = sandbox.folder / "api.sock"
+    path.unlink(missing_ok=True)
+    listener = relay.serve_unix(str(path), port)
+    try:
+        yield {RELAY_ENV: f"{path}:{port}"}
+    finally:
+        listener.close()
+        path.unlink(missing_ok=True)
+
+
+def _spawn(argv: list[str], sandbox: Sandbox, timeout: float, memory_mb: int, readable=()) -> tuple[int | None, str, str]:
+    """Run argv inside the wall (confine.py), under its limits, to the end or until `timeout`;
+    the whole process group goes on a timeout. Its stdout and stderr go to files in the
+    sandbox; (returncode, their ends) come back. `readable`: what it may read besides its
+    folder and the Python environment (the submission, trip files)."""
     sandbox.prepare()
     outputs = [sandbox.folder / f"{Path(argv[0]).name}.{stream}.txt" for stream in ("stdout", "stderr")]
-    with open(outputs[0], "wb") as stdout, open(outputs[1], "wb") as stderr:
+    with _api_relay(sandbox) as relay_env, confine.process_cap(PROCESS_LIMIT) as cap, \
+            open(outputs[0], "wb") as stdout, open(outputs[1], "wb") as stderr:
+        if relay_env and argv[:2] != [sys.executable, "-I"]:  # a command: the child's side of the relay first
+            argv = [sys.executable, "-I", str(confine.inside("relay.py")), *relay_env[RELAY_ENV].rsplit(":", 1), "--", *argv]
+        walled = confine.wall(argv, writable=sandbox.folder, readable=[Path(p).resolve() for p in readable], cwd=sandbox.work)
         child = subprocess.Popen(
-            argv,
+            [*cap, *confine.limits(memory_mb, FILE_MB, PROCESS_LIMIT), *walled],
             cwd=sandbox.work,
-            env=sandbox.environ(),
+            env={**sandbox.environ(), **relay_env},
             stdin=subprocess.DEVNULL,
             stdout=stdout,
             stderr=stderr,
             start_new_session=True,
-            preexec_fn=_limits(memory_mb, FILE_MB),
         )
-    try:
-        returncode = child.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        returncode = None
-    try:
-        os.killpg(child.pid, signal.SIGKILL)  # what it left behind goes too
-    except ProcessLookupError:
-        pass
-    child.wait()
+        try:
+            returncode = child.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            returncode = None
+        try:
+            os.killpg(child.pid, signal.SIGKILL)  # what it left behind goes too
+        except ProcessLookupError:
+            pass
+        child.wait()
     return returncode, _tail(outputs[0]), _tail(outputs[1])
 
 
@@ -222,12 +240,14 @@ def run_probe(
     request_file = sandbox.folder / f"{job}.request.json"
     result_file = sandbox.folder / f"{job}.result.json"
     guard = guard_spec(target, sandbox, request_file, result_file, request.get("months", {}).values())
-    request = {"job": job, "target": str(Path(target).resolve()), "guard": json.loads(json.dumps(guard, default=str)), **request}
+    request = {"job": job, "target": str(Path(target).resolve()), "guard": json.loads(json.dumps(guard, default=str)),
+               "limits": {"memory_mb": memory_mb, "file_mb": FILE_MB}, **request}
     request_file.write_text(json.dumps(request), encoding="utf-8")
     result_file.unlink(missing_ok=True)
     started = time.monotonic()
-    argv = [sys.executable, "-I", "-B", str(PROBE), str(request_file), str(result_file)]
-    returncode, _, stderr = _spawn(argv, sandbox, timeout, memory_mb)
+    argv = [sys.executable, "-I", "-B", str(confine.inside("probe.py")), str(request_file), str(result_file)]
+    readable = [target, *request.get("months", {}).values()]
+    returncode, _, stderr = _spawn(argv, sandbox, timeout, memory_mb, readable)
     seconds = time.monotonic() - started
     try:
         data = json.loads(result_file.read_text(encoding="utf-8"))
