@@ -97,4 +97,4 @@ def test_grade_takes_a_notebook(tmp_path):
     notebook.write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
     done = hw3_grade("--target", str(notebook), "--", "--collect-only", "-q", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "test_q1_main_runs_as_a_flow" in done.stdout
+    assert "test_q1_flow_runs" in done.stdout

@@ -101,7 +101,7 @@ def test_a_datetime_only_get_paths_is_told_the_contract(tmp_path):
     result = run_probe("get_paths", target, Sandbox(tmp_path / "sandbox", ""), dates=["2021-08-15"], frozen_days=[])
     error = result.data["dates"]["2021-08-15"]["error"]
     assert error.startswith("raised AttributeError: 'str' object has no attribute 'year' (homework.py, line 2, in get_paths)")
-    assert "the checks pass a date string 'YYYY-MM-DD', or None, and yours works only with a datetime" in error
+    assert "the checks pass a date string 'YYYY-MM-DD', or None; yours works when given a datetime instead" in error
 
 
 def test_a_reason_never_names_a_grader_file(tmp_path):

@@ -395,8 +395,8 @@ def call_get_paths(get_paths, argument: str | None, report: Report) -> list[str]
             _paths(get_paths(datetime.datetime.fromisoformat(argument)))
     except Exception:
         raise failure from None
-    raise DatetimeOnly(f"{report.describe(failure)}: the checks pass a date string 'YYYY-MM-DD', or None, and yours works "
-                       "only with a datetime; parse the string in get_paths (datetime.date.fromisoformat(date))")
+    raise DatetimeOnly(f"{report.describe(failure)}: the checks pass a date string 'YYYY-MM-DD', or None; yours works "
+                       "when given a datetime instead, so check how it reads the string (datetime.date.fromisoformat(date))")
 
 
 class DatetimeOnly(Exception):

@@ -56,8 +56,9 @@ WRONG = (
     wrong("month arithmetic without relativedelta", "Q2", {HOMEWORK: [(MONTHS, "(first_of_month.replace(month=first_of_month.month - n) for n in (2, 1))")]}),
     wrong("training and validation months swapped", "Q2", {HOMEWORK: [(MONTHS, MONTHS.replace("(2, 1)", "(1, 2)"))]}),
     wrong("months one too early", "Q2", {HOMEWORK: [(MONTHS, MONTHS.replace("(2, 1)", "(3, 2)"))]}),
-    wrong("day and month swapped when parsing the date", "Q2", {HOMEWORK: [
-        ("return datetime.date.fromisoformat(date)", "return datetime.datetime.strptime(date, '%Y-%d-%m').date()")]}),
+    wrong("day and month swapped when parsing the date", "Q1,Q2,Q3", {HOMEWORK: [
+        ("return datetime.date.fromisoformat(date)", "return datetime.datetime.strptime(date, '%Y-%d-%m').date()")]},
+        "main parses the date itself with the same helper, which refuses the 15th as a month: " + FLOW_DOES_NOT_RUN),
     wrong("keeps trips of 1 to 61 minutes", "Q2", {HOMEWORK: [(".between(1, 60)", ".between(1, 61)")]}),
     wrong("keeps trips strictly between 1 and 60 minutes", "Q2", {HOMEWORK: [('.between(1, 60)', '.between(1, 60, inclusive="neither")')]}),
     wrong("fillna forgotten", "Q1,Q2,Q3", {HOMEWORK: [('.fillna(-1).astype("int").astype("str")', '.astype("str")')]},
