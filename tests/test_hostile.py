@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from checks.harness import confine
 from checks.harness.runner import PROTECT_ENV, Sandbox, run_probe
 from hw3.settings import PROJECT_ROOT
 
@@ -57,11 +58,14 @@ def test_network_is_refused_but_loopback_is_not(tmp_path):
     )
     assert "(homework.py, line 4, in get_paths)" in call_error(result)
 
-    with socket.create_server(("127.0.0.1", 0)) as server:  # the grader's own server stands here
+    with socket.create_server(("127.0.0.1", 0)) as server:  # a listener of the grader's machine
         port = server.getsockname()[1]
         threading.Thread(target=lambda: server.accept()[0].close(), daemon=True).start()
         result = probe(tmp_path, attempt(f"socket.create_connection(('127.0.0.1', {port}), timeout=5).close()"))
-    assert call_error(result) == ""
+    # the audit hook lets loopback be; the wall (tests/test_confine.py) leaves the child a loopback of its own
+    assert not call_error(result).startswith("raised PermissionError")
+    assert call_error(result) == ("raised ConnectionRefusedError: [Errno 111] Connection refused (homework.py, line 4, in get_paths)"
+                                  if confine.bwrap() else "")
 
 
 def test_a_raw_address_is_refused_too(tmp_path):
@@ -85,7 +89,8 @@ def test_the_project_cannot_be_read(tmp_path, path):
 def test_the_checks_cannot_be_imported_even_from_the_probes_own_path(tmp_path):
     result = probe(tmp_path, attempt("sys.path.insert(0, str(pathlib.Path(sys.argv[0]).parents[2]))\nimport checks.harness.grading"))
     assert call_error(result).startswith("raised ModuleNotFoundError: No module named 'checks'")  # the finder may not look
-    assert result.data["refused"] == [f"reading {PROJECT_ROOT}"]
+    # without the wall the audit hook refuses the project; within it the project is not there at all
+    assert result.data["refused"] == ([] if confine.bwrap() else [f"reading {PROJECT_ROOT}"])
 
 
 def test_the_key_and_the_request_are_secret(tmp_path, monkeypatch):
@@ -126,10 +131,13 @@ def test_the_submission_cannot_be_changed_but_the_working_directory_and_its_data
 
 def test_signalling_the_grader_is_refused(tmp_path):
     result = probe(tmp_path, "import os, signal\nos.kill(os.getppid(), signal.SIGTERM)\n")
-    assert result.reason.startswith("importing homework.py raised PermissionError: the checks do not allow signalling process")
-    assert result.reason.endswith("(homework.py, line 2, in <module>)")
-    result = probe(tmp_path, attempt("os.killpg(os.getpgid(os.getppid()), signal.SIGKILL)"))
-    assert "the checks do not allow signalling process" in call_error(result)
+    if confine.bwrap():  # in its own PID namespace the grader is not even there to signal
+        assert result.reason == "homework.py has no get_paths()"
+    else:
+        assert result.reason.startswith("importing homework.py raised PermissionError: the checks do not allow signalling process")
+        assert result.reason.endswith("(homework.py, line 2, in <module>)")
+        result = probe(tmp_path, attempt("os.killpg(os.getpgid(os.getppid()), signal.SIGKILL)"))
+        assert "the checks do not allow signalling process" in call_error(result)
     result = probe(tmp_path, attempt("os.kill(-1, signal.SIGKILL)"))
     assert "the checks do not allow signalling process -1" in call_error(result)
     os.kill(os.getpid(), 0)  # this process, the grader, is still here
@@ -236,13 +244,13 @@ HOSTILE = {
         {"homework.py": [("        return datetime.date.today()", "        raise SystemExit(3)")]},
         {"Q2", "Q3"}, "exited with code 3 while",
     ),
-    "kills-the-grader": (
+    "kills-the-grader": (  # in its own PID namespace its parent is out of its reach: it gets nothing
         {"deployment.py": [("DEPLOYMENT_NAME = ", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nDEPLOYMENT_NAME = ")]},
-        {"Q4"}, "importing deployment.py raised PermissionError: the checks do not allow signalling process",
+        set() if confine.bwrap() else {"Q4"}, "importing deployment.py raised PermissionError: the checks do not allow signalling process",
     ),
     "reads-the-reference": (
         {"deployment.py": [("DEPLOYMENT_NAME = ", f"open({str(PROJECT_ROOT / 'solutions' / 'deployment.py')!r}).read()\nDEPLOYMENT_NAME = ")]},
-        {"Q4"}, f"the checks do not allow reading {PROJECT_ROOT / 'solutions' / 'deployment.py'}",
+        {"Q4"}, "the checks do not allow reading solutions/deployment.py",  # no grader path in a reason
     ),
     "downloads-its-data": (
         {"homework.py": [("    return pd.read_parquet(path)", "    import urllib.request\n    urllib.request.urlopen('http://example.com/x.parquet', timeout=5)\n    return pd.read_parquet(path)")]},

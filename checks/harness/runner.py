@@ -213,6 +213,8 @@ def _spawn(argv: list[str], sandbox: Sandbox, timeout: float, memory_mb: int, re
         except ProcessLookupError:
             pass
         child.wait()
+    if walled is not argv and returncode is not None and 128 < returncode <= 128 + 64:
+        returncode = 128 - returncode  # bwrap, the child's init, exits 128+N for a child killed by signal N
     return returncode, _tail(outputs[0]), _tail(outputs[1])
 
 
