@@ -21,12 +21,14 @@ import argparse
 import csv
 import json
 import os
+import queue
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -191,10 +193,18 @@ def grade_cohort(folder: Path, jobs: int, csv_path: Path, api_url: str | None, e
         key_file = Path(extra[extra.index("--answer-key") + 1]).resolve()
         env = dict(os.environ, HW3_COHORT="1")
         env["HW3_CHECK_PROTECT"] = os.pathsep.join([str(folder.resolve()), str(key_file), str(results_dir)])
-        with _server(api_url, Path(scratch)) as url:
+        with _servers(api_url, Path(scratch), min(jobs, len(members))) as urls:
             started = time.monotonic()
+
+            def graded_on_a_free_server(name: str, target: Path) -> Graded:
+                url = urls.get()
+                try:
+                    return grade_one(name, target, results_dir / name, url, extra, env)
+                finally:
+                    urls.put(url)
+
             with ThreadPoolExecutor(max_workers=jobs) as pool:
-                futures = [pool.submit(grade_one, name, target, results_dir / name, url, extra, env) for name, target in members]
+                futures = [pool.submit(graded_on_a_free_server, name, target) for name, target in members]
                 graded = []
                 for future in futures:
                     graded.append(future.result())
@@ -220,25 +230,31 @@ def _with_answer_key(extra: list[str], scratch: Path) -> list[str]:
     return [*extra, "--answer-key", str(key_file)]
 
 
-class _server:
-    """The given server's URL, or one started for the cohort (stopped at the end)."""
+@contextmanager
+def _servers(api_url: str | None, scratch: Path, count: int):
+    """A queue of Prefect API URLs, one per submission graded at a time: the given server's,
+    else `count` servers started for the cohort (stopped at the end). A submission's code can
+    reach its server's API; with a server of its own while it is graded, it cannot reach the
+    flow runs, deployments or logs of a submission graded at the same time."""
+    urls: queue.Queue[str] = queue.Queue()
+    if api_url:
+        for _ in range(count):
+            urls.put(api_url.rstrip("/"))
+        yield urls
+        return
+    if str(settings.PROJECT_ROOT) not in sys.path:  # the checks' package, beside hw3
+        sys.path.insert(0, str(settings.PROJECT_ROOT))
+    from checks.harness.server import PrefectServer
 
-    def __init__(self, api_url: str | None, scratch: Path):
-        self.api_url, self.scratch, self.server = api_url, scratch, None
-
-    def __enter__(self) -> str:
-        if self.api_url:
-            return self.api_url.rstrip("/")
-        if str(settings.PROJECT_ROOT) not in sys.path:  # the checks' package, beside hw3
-            sys.path.insert(0, str(settings.PROJECT_ROOT))
-        from checks.harness.server import PrefectServer
-
-        self.server = PrefectServer(self.scratch / "prefect-server")
-        return self.server.start()
-
-    def __exit__(self, *exc) -> None:
-        if self.server:
-            self.server.stop()
+    servers = [PrefectServer(scratch / f"prefect-server-{n}") for n in range(count)]
+    try:
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            for url in pool.map(PrefectServer.start, servers):
+                urls.put(url)
+        yield urls
+    finally:
+        for server in servers:
+            server.stop()
 
 
 def _line(graded: Graded, course) -> str:

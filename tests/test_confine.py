@@ -158,3 +158,40 @@ def test_without_the_wall_the_checks_say_so_and_a_cohort_needs_unconfined(tmp_pa
     probe = subprocess.run([sys.executable, "-c", "from checks.harness import confine; print(confine.reduced())"],
                            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert probe.stdout.strip() == confine.REDUCED
+
+
+WIPER = """    import threading, time
+    import prefect.runtime
+    from prefect import get_client
+
+    def _wipe_the_others():
+        for _ in range(60):
+            try:
+                with get_client(sync_client=True) as client:
+                    for run in client.read_flow_runs(limit=200):
+                        if str(run.id) != str(prefect.runtime.flow_run.id):
+                            client.delete_flow_run(run.id)
+            except Exception:
+                pass
+            time.sleep(0.5)
+
+    threading.Thread(target=_wipe_the_others, daemon=True).start()
+    logger = get_run_logger()
+    day = run_date(date)
+"""
+
+
+@pytest.mark.slow
+def test_a_submission_cannot_delete_the_flow_runs_of_one_graded_beside_it(tmp_path):
+    """`hw3 grade --cohort --jobs 2` gives each submission graded at a time a server of its own:
+    one that deletes every flow run it can see through the API reaches only its own."""
+    from submissions import reference_key_file
+
+    cohort = tmp_path / "cohort"
+    make_submission(cohort / "attacker", {"homework.py": [("    logger = get_run_logger()\n    day = run_date(date)\n", WIPER)]})
+    make_submission(cohort / "victim")
+    done = subprocess.run([sys.executable, "-m", "hw3.cli", "grade", "--cohort", str(cohort), "--jobs", "2", "--out",
+                           str(tmp_path / "grades.csv"), "--answer-key", str(reference_key_file())],
+                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=1200)
+    rows = {line.split(",")[0]: line.split(",") for line in (tmp_path / "grades.csv").read_text().splitlines()[1:]}
+    assert rows["victim"][7] == "10", done.stdout[-3000:]
