@@ -280,6 +280,26 @@ HOSTILE = {
 }
 
 
+# Past the audit hook (ctypes), only where the wall stands (without it a fork bomb would reach
+# the machine): the wall holds, and the attack ends in its own error, at its own cost.
+if confine.bwrap():
+    HOSTILE |= {
+        "fork-bomb-past-the-hook": (
+            {"deployment.py": [("DEPLOYMENT_NAME = ", "import ctypes, os, time\nfor _n in range(5000):\n    _pid = ctypes.CDLL(None).fork()\n"
+                                                      "    if _pid == 0:\n        time.sleep(30)\n        os._exit(0)\n    if _pid < 0:\n"
+                                                      "        raise RuntimeError(f'no more processes after {_n}')\nDEPLOYMENT_NAME = ")]},
+            {"Q4"}, "raised RuntimeError: no more processes after",
+        ),
+        "reads-a-classmate-past-the-hook": (
+            {"deployment.py": [("DEPLOYMENT_NAME = ", "import ctypes, pathlib\n_libc = ctypes.CDLL(None)\n_libc.fopen.restype = ctypes.c_void_p\n"
+                                                      "_other = pathlib.Path(__file__).resolve().parent.parent / 'syntax-error' / 'answers.toml'\n"
+                                                      "if not _libc.fopen(str(_other).encode(), b'r'):\n    raise FileNotFoundError('no classmate here')\n"
+                                                      "DEPLOYMENT_NAME = ")]},
+            {"Q4"}, "raised FileNotFoundError: no classmate here",
+        ),
+    }
+
+
 @pytest.fixture(scope="module")
 def hostile_grades(prefect_api_url, tmp_path_factory):
     from test_corpus import grade_cohort
