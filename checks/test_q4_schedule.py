@@ -2,7 +2,6 @@
 is as good as an option "0 6 1 * *"), and register() puts a deployment on that schedule on the
 server (part `deployment`); q4 is right (part `answer`)."""
 
-import pytest
 
 from checks.harness import cron
 from checks.harness.grading import fail, not_attempted
@@ -41,10 +40,7 @@ def test_q4_deployment_registered_on_the_schedule(grading):
 
 
 def test_q4_deployment_written_for_prefect_3(grading):
-    problems = grading.findings_of("Q4.deployment")
-    if problems:
-        fail("; ".join(problems))
-    pytest.skip("nothing written for Prefect 2 or an older library here")
+    grading.check_written_for_today("Q4.deployment")
 
 
 def test_q4_answer(grading, key, course):

@@ -102,15 +102,16 @@ def _imports(tree: ast.Module, file: str, graded: bool) -> list[Finding]:
     return found
 
 
-def _is_task_decorator(node: ast.expr) -> bool:
+def _decorated_by(node: ast.expr, name: str) -> bool:
+    """Whether a decorator is `name`, `name(...)`, or `prefect.name` (e.g. task, flow)."""
     target = node.func if isinstance(node, ast.Call) else node
-    return isinstance(target, ast.Name) and target.id == "task" or isinstance(target, ast.Attribute) and target.attr == "task"
+    return isinstance(target, ast.Name) and target.id == name or isinstance(target, ast.Attribute) and target.attr == name
 
 
 def _result_calls(tree: ast.Module, file: str, graded: bool) -> list[Finding]:
     """`.result()` on what a direct task call returned: `some_task(x).result()`, or
     `y = some_task(x)` then `y.result()` in the same function."""
-    tasks = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and any(map(_is_task_decorator, n.decorator_list))}
+    tasks = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and any(_decorated_by(d, "task") for d in n.decorator_list)}
 
     def task_called(node) -> str | None:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in tasks:
@@ -147,16 +148,11 @@ def _squared(tree: ast.Module, file: str, graded: bool) -> list[Finding]:
     ]
 
 
-def _is_flow_decorator(node: ast.expr) -> bool:
-    target = node.func if isinstance(node, ast.Call) else node
-    return isinstance(target, ast.Name) and target.id == "flow" or isinstance(target, ast.Attribute) and target.attr == "flow"
-
-
 def _none_for_a_type(tree: ast.Module, file: str, graded: bool) -> list[Finding]:
     """`def main(date: str = None)`: pydantic 1 (Prefect 2) read it as optional; Prefect 3
     validates a flow's parameters with pydantic 2, which refuses None for `str`."""
     found = []
-    for function in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and any(map(_is_flow_decorator, n.decorator_list))):
+    for function in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and any(_decorated_by(d, "flow") for d in n.decorator_list)):
         args = function.args.args[len(function.args.args) - len(function.args.defaults):]
         for arg, default in zip(args, function.args.defaults):
             text = ast.unparse(arg.annotation) if arg.annotation else ""
