@@ -26,12 +26,14 @@ import hashlib
 import json
 import os
 import secrets
-import sys
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from hw3 import catalogue, settings
 from hw3.errors import Hw3Error
+from hw3.layout import assignment_dir
+
+FLOWS_JOBS = assignment_dir("flows") / "jobs.py"  # the 2022 homework's probe jobs, whose reference the key runs
 
 KEY_FORMAT = 1
 
@@ -147,41 +149,39 @@ def make(answers: dict[str, str], paths: dict[str, tuple[str, str]], *, taxi: st
     return key
 
 
-def build_from_reference(project_root: str | os.PathLike = settings.PROJECT_ROOT) -> AnswerKey:
-    """The key of the course variant: the catalogue's answers and the reference get_paths."""
-    project_root = Path(project_root).resolve()
-    course = catalogue.load()
+def build_from_reference(project_root: str | os.PathLike = settings.PROJECT_ROOT, assignment: str | None = None) -> AnswerKey:
+    """The key of the course variant of an assignment (default: the first): the catalogue's
+    answers, and the reference's get_paths table when the assignment grades one."""
+    from hw3 import assignment as assignment_module
+
+    chosen = assignment_module.load(assignment, Path(project_root).resolve())
+    course = chosen.catalogue
     missing = [q.id for q in course.questions if q.answer is None]
     if missing:
         raise Hw3Error(
-            f"{catalogue.CATALOGUE_FILE}: no answers for {', '.join(missing)} (a student release); "
-            "grade with the answer key shipped as checks/key.json"
+            f"{chosen.catalogue_file}: no answers for {', '.join(missing)} (a student release); "
+            "grade with the answer key shipped as checks/<ID>/key.json"
         )
-    reference = project_root / "solutions"
-    if not (reference / "homework.py").is_file():
-        raise Hw3Error(f"{reference / 'homework.py'} is missing: the key is built from the reference solution")
-    return make(
-        {q.key: q.answer for q in course.questions},
-        reference_paths(project_root, course.taxi),
-        taxi=course.taxi,
-        date=course.date,
-    )
+    paths = {}
+    if course.paths_job:
+        reference = chosen.solutions()
+        if not (reference / "homework.py").is_file():
+            raise Hw3Error(f"{reference / 'homework.py'} is missing: the key is built from the reference solution")
+        paths = reference_paths(reference, course.taxi, jobs=chosen.jobs)
+    return make({q.key: q.answer for q in course.questions}, paths, taxi=course.taxi, date=course.date)
 
 
-def reference_paths(project_root: Path, taxi: str, dates: tuple[str, ...] = ()) -> dict[str, tuple[str, str]]:
+def reference_paths(reference: Path, taxi: str, dates: tuple[str, ...] = (), jobs: Path = FLOWS_JOBS) -> dict[str, tuple[str, str]]:
     """Run the reference get_paths (trip type `taxi`) over DATES, FROZEN_DAYS and `dates`,
     in a child process."""
     import tempfile
 
-    if str(project_root) not in sys.path:
-        sys.path.insert(0, str(project_root))
-    from checks.harness.runner import Sandbox, run_probe
+    from hw3.sandbox.runner import Sandbox, run_probe
 
-    reference = Path(project_root) / "solutions"
     with tempfile.TemporaryDirectory(prefix="hw3-key-") as folder:
         sandbox = Sandbox(Path(folder), api_url="", taxi=taxi)
         days = list(dict.fromkeys((*DATES, *dates)))
-        result = run_probe("get_paths", reference, sandbox, dates=days, frozen_days=list(FROZEN_DAYS))
+        result = run_probe("get_paths", reference, sandbox, jobs=jobs, dates=days, frozen_days=list(FROZEN_DAYS))
     if not result.ok:
         raise Hw3Error(f"{reference / 'homework.py'}: get_paths failed while building the answer key: {result.reason}")
     calls = {**result.data["dates"], **result.data["today"]}

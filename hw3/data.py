@@ -15,7 +15,7 @@ from pathlib import Path
 
 from hw3 import settings
 from hw3.errors import Hw3Error
-from hw3.sample import DEFAULT_ROWS
+from hw3.sample import DEFAULT_ROWS, GREEN_DEFAULT_ROWS, TAXIS
 
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -69,12 +69,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fetch.add_argument("--no-progress", action="store_true", help="no progress bar")
     fetch.set_defaults(run=run_fetch)
 
-    sample = commands.add_parser("sample", help="write synthetic FHV months (offline stand-ins)")
+    sample = commands.add_parser("sample", help="write synthetic FHV or green months (offline stand-ins)")
     sample.add_argument("when", **when)
-    sample.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="trips per month (default: %(default)s)")
+    sample.add_argument("--taxi", default="fhv", choices=TAXIS,
+                        help="trip type of the months given as YYYY-MM (default: %(default)s; a date's files "
+                             "are of the type their names say)")
+    sample.add_argument("--rows", type=int, default=None,
+                        help=f"trips per month (default: {DEFAULT_ROWS} for fhv, {GREEN_DEFAULT_ROWS} for green)")
     sample.add_argument("--dest", type=Path, help="folder to save into (default: HW3_DATA_DIR, else ./data)")
     sample.add_argument("--project", **project)
-    sample.set_defaults(run=run_sample, taxi="fhv")
+    sample.set_defaults(run=run_sample)
 
     check = commands.add_parser("check", help="check trip files: parquet, the columns and types of their trip type")
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
@@ -93,14 +97,15 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 
 def run_sample(args: argparse.Namespace) -> int:
-    from hw3.sample import ensure_sample_month
+    from hw3.sample import check_taxi, default_rows, ensure_sample_month
     from hw3.tripdata import parse_month_file
 
     dest = args.dest or settings.data_dir()
-    for name in wanted_files(args.when, "fhv", args.project, dest):
-        _, year, month = parse_month_file(name)
-        path = ensure_sample_month(dest, year, month, args.rows)
-        print(f"{path}: synthetic FHV month, {args.rows:,} trips")
+    for name in wanted_files(args.when, args.taxi, args.project, dest):
+        taxi, year, month = parse_month_file(name)
+        rows = args.rows if args.rows is not None else default_rows(check_taxi(taxi))
+        path = ensure_sample_month(dest, year, month, rows, taxi)
+        print(f"{path}: synthetic {'FHV' if taxi == 'fhv' else taxi} month, {rows:,} trips")
     return 0
 
 

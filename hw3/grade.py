@@ -28,11 +28,11 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hw3 import settings
+from hw3 import layout, settings
 from hw3.errors import Hw3Error
 
 NOTEBOOK_FILE = "homework.ipynb"
@@ -61,7 +61,7 @@ def register(subparsers) -> None:
 
 
 def _checks_dir() -> Path:
-    checks_dir = settings.PROJECT_ROOT / "checks"
+    checks_dir = layout.CHECKS_DIR
     if not (checks_dir / "conftest.py").is_file():
         raise Hw3Error(f"{checks_dir}: the checks are missing; restore the checks/ folder of the homework")
     return checks_dir
@@ -114,9 +114,7 @@ def run(args: argparse.Namespace) -> int:
 def _refuse_unconfined(allowed: bool) -> None:
     """A cohort's submissions share this machine with the key and each other: without the
     operating system's sandbox, grade them only when the instructor says so."""
-    if str(settings.PROJECT_ROOT) not in sys.path:  # the checks' package, beside hw3
-        sys.path.insert(0, str(settings.PROJECT_ROOT))
-    from checks.harness import confine
+    from hw3.sandbox import confine
 
     if confine.reduced() and not allowed:
         raise Hw3Error("bubblewrap cannot run here, so the submissions would run without the operating system's sandbox, "
@@ -225,8 +223,8 @@ def _with_answer_key(extra: list[str], scratch: Path) -> list[str]:
 
     if "--answer-key" in extra:
         return extra
-    shipped = settings.PROJECT_ROOT / "checks" / "key.json"
-    key_file = shipped if shipped.is_file() else answer_key.build_from_reference(settings.PROJECT_ROOT).save(scratch / "key.json")
+    shipped = layout.assignment_dir() / "key.json"
+    key_file = shipped if shipped.is_file() else answer_key.build_from_reference(layout.PROJECT_ROOT).save(scratch / "key.json")
     return [*extra, "--answer-key", str(key_file)]
 
 
@@ -242,19 +240,13 @@ def _servers(api_url: str | None, scratch: Path, count: int):
             urls.put(api_url.rstrip("/"))
         yield urls
         return
-    if str(settings.PROJECT_ROOT) not in sys.path:  # the checks' package, beside hw3
-        sys.path.insert(0, str(settings.PROJECT_ROOT))
-    from checks.harness.server import PrefectServer
+    from hw3.server import prefect_server
 
-    servers = [PrefectServer(scratch / f"prefect-server-{n}") for n in range(count)]
-    try:
-        with ThreadPoolExecutor(max_workers=count) as pool:
-            for url in pool.map(PrefectServer.start, servers):
-                urls.put(url)
+    with ExitStack() as stack, ThreadPoolExecutor(max_workers=count) as pool:
+        started = pool.map(lambda n: stack.enter_context(prefect_server(None, scratch / f"prefect-server-{n}", what="the cohort")), range(count))
+        for url in started:
+            urls.put(url)
         yield urls
-    finally:
-        for server in servers:
-            server.stop()
 
 
 def _line(graded: Graded, course) -> str:

@@ -9,7 +9,7 @@ Steps (each is timed; progress goes to stderr):
      the variants' dates, in a child process;
   2. data: the two months of each variant's date, fetched (HW3_DATA_MIRROR, then TLC) into
      the data folder, or synthetic FHV months with --sample;
-  3. server: an isolated `prefect server start` (checks/harness/server.py), unless
+  3. server: an isolated `prefect server start` (hw3/server.py), unless
      --prefect-api-url names a running server;
   4. flow <date>: the reference's main(date) on that server, per variant date; its logs give
      the training and validation rows, the feature count and the validation MSE (full
@@ -43,13 +43,16 @@ import re
 import secrets
 import shlex
 import sys
+from contextlib import ExitStack, contextmanager
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from hw3 import settings
 from hw3.errors import Hw3Error
+from hw3.layout import assignment_dir
+
+FLOWS_JOBS = assignment_dir("flows") / "jobs.py"  # the 2022 homework's probe jobs, whose reference the key runs
 
 KEY_FORMAT = 1
 FIGURE_QUESTIONS = {"q2": "val_mse", "q3": "dv_size_bytes"}  # question -> the figure it asks for
@@ -111,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="hw3-key-") as work:
         work = Path(work)
         with steps.step("paths", f"the reference get_paths for {taxi} trips"):
-            paths = answer_key.reference_paths(args.project, taxi, tuple(dates))
+            paths = answer_key.reference_paths(args.project / "solutions", taxi, tuple(dates))
         files = {day: tuple(Path(p).name for p in paths[day]) for day in dates}
         with steps.step("data", "sample months" if args.sample else f"real files in {settings.data_dir()}"):
             data_dir, source = _data(args, work, [name for day in dates for name in files[day]])
@@ -172,21 +175,12 @@ def _measure(project: Path, work: Path, taxi: str, months: dict[str, tuple[Path,
              api_url: str | None) -> dict:
     """Figures per date (from its `months`, the training and the validation file), plus the schedule and the work-queue command, on a Prefect server
     (the one at `api_url`, else a fresh one)."""
-    if str(project) not in sys.path:
-        sys.path.insert(0, str(project))
-    from checks.harness.server import PrefectServer, ServerError
+    from hw3.server import prefect_server
 
     measured: dict = {}
-    server = PrefectServer(work / "prefect-server")
-    if api_url:
-        url = api_url.rstrip("/")
-    else:
-        with steps.step("server", "starting an isolated Prefect server"):
-            try:
-                url = server.start()
-            except ServerError as exc:
-                raise Hw3Error(f"the Prefect server for the key did not start: {exc}") from exc
-    try:
+    with ExitStack() as stack:
+        with steps.step("server", "the Prefect server (an isolated one unless --prefect-api-url)"):
+            url = stack.enter_context(prefect_server(api_url, work / "prefect-server", what="the key"))
         for day, files in months.items():
             with steps.step(f"flow {day}", f"the reference's main(date={day!r}) on {taxi} trips"):
                 measured[day] = _flow_figures(project, work, url, taxi, day, files)
@@ -194,24 +188,22 @@ def _measure(project: Path, work: Path, taxi: str, months: dict[str, tuple[Path,
             measured["schedule"] = _schedule(project, work, url, taxi, course["Q4"].options)
         with steps.step("work queues", "run each Q6 option against the server"):
             measured["work_queues"] = _work_queue_commands(work, url, taxi, course["Q6"].options)
-    finally:
-        server.stop()
     return measured
 
 
 def _sandbox(work: Path, name: str, url: str, taxi: str, data_files: tuple[Path, ...] = ()):
-    from checks.harness.runner import Sandbox
+    from hw3.sandbox.runner import Sandbox
 
     return Sandbox(work / "runs" / name, url, data_files, taxi=taxi)
 
 
 def _flow_figures(project: Path, work: Path, url: str, taxi: str, day: str, data_files: tuple[Path, ...]) -> dict:
-    from checks.harness import api, measure
-    from checks.harness.runner import run_probe
+    from hw3.grading import measure, prefect_api as api
+    from hw3.sandbox.runner import run_probe
 
     reference = project / "solutions"
     sandbox = _sandbox(work, f"flow-{day}", url, taxi, data_files)
-    result = run_probe("flow", reference, sandbox, date=day)
+    result = run_probe("flow", reference, sandbox, jobs=FLOWS_JOBS, date=day)
     if not result.ok:
         raise Hw3Error(f"{reference / 'homework.py'}: the reference flow failed for {day}: {result.reason}")
     messages = api.flow_run(url, result.data["flow_run_id"]).log_messages
@@ -225,11 +217,11 @@ def _flow_figures(project: Path, work: Path, url: str, taxi: str, day: str, data
 
 
 def _schedule(project: Path, work: Path, url: str, taxi: str, options: tuple[str, ...]) -> dict:
-    from checks.harness import api, cron
-    from checks.harness.runner import run_probe
+    from hw3.grading import cron, prefect_api as api
+    from hw3.sandbox.runner import run_probe
 
     reference = project / "solutions"
-    result = run_probe("deployment", reference, _sandbox(work, "deployment", url, taxi))
+    result = run_probe("deployment", reference, _sandbox(work, "deployment", url, taxi), jobs=FLOWS_JOBS)
     if not result.ok:
         raise Hw3Error(f"{reference / 'deployment.py'}: registering the reference deployment failed: {result.reason}")
     deployment_id = result.data["deployment_id"]
@@ -241,8 +233,8 @@ def _schedule(project: Path, work: Path, url: str, taxi: str, options: tuple[str
 
 
 def _work_queue_commands(work: Path, url: str, taxi: str, options: tuple[str, ...]) -> dict:
-    from checks.harness import api
-    from checks.harness.runner import prefect_command, run_command
+    from hw3.grading import prefect_api as api
+    from hw3.sandbox.runner import prefect_command, run_command
 
     queue = f"hw3-key-{secrets.token_hex(4)}"
     api.create_work_queue(url, queue)

@@ -2,7 +2,7 @@
 
 What ships: the stubs (`homework/`, rendered from the catalogue) and the same homework as a
 notebook (`homework/homework.ipynb`), `HOMEWORK.md`, the checks with the work part of the key
-(`checks/key.json`: the get_paths table and each variant's date and options, no answer in
+(`checks/flows/key.json`: the get_paths table and each variant's date and options, no answer in
 any form; the checks there grade the work and record the answers for the instructor), the `hw3` package without its instructor-only
 modules (`hw3.cli.INSTRUCTOR_MODULES`) and with a catalogue that has no `answer` fields, the
 data manifest, `pyproject.toml`, a `tox.ini` with the students' environments, `.gitignore`
@@ -37,7 +37,8 @@ from hw3.errors import Hw3Error
 
 SHIPPED_FOLDERS = ("checks", "hw3")
 SHIPPED_FILES = (".gitignore", "data/manifest.toml")
-KEY_FILE = "checks/key.json"
+KEY_FILE = "checks/flows/key.json"  # the work part of the key (hw3/grading/plugin.py reads it)
+CATALOGUE_FILE = "checks/flows/catalogue.toml"
 README_TEMPLATE = "hw3/templates/README.student.md"
 # The tox environments students get, with the description they read in `tox list`.
 STUDENT_TOX_ENVS = {
@@ -120,10 +121,10 @@ def build(project_root: Path, folder: Path, key_file: Path | None = None) -> Non
         (folder / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(project_root / relative, folder / relative)
 
-    catalogue_file = project_root / "hw3" / "catalogue.toml"
+    catalogue_file = project_root / CATALOGUE_FILE
     catalogue_text = student_catalogue(catalogue_file.read_text(encoding="utf-8"), str(catalogue_file))
-    _write(folder / "hw3" / "catalogue.toml", catalogue_text)
-    course = catalogue_module.parse(catalogue_text, str(folder / "hw3" / "catalogue.toml"))
+    _write(folder / CATALOGUE_FILE, catalogue_text)
+    course = catalogue_module.parse(catalogue_text, str(folder / CATALOGUE_FILE))
     for relative, text in stubs.rendered_files(course).items():
         _write(folder / relative, text)
     notebook.write(notebook.homework_notebook(course), folder / "homework" / notebook.NOTEBOOK_NAME)

@@ -12,6 +12,13 @@ but 103, 104, 105, 199; dropoff zones 1..265 but 103, 104, 199), so the course p
 finds its 525 features even in a small sample. A month is a pure function of
 (year, month, rows) and the generator version; the file carries an `hw3.sample` entry in
 its parquet metadata so that it is never mistaken for a real TLC file.
+
+`taxi="green"` makes green-taxi months instead (the 2023 homework's "deployments"
+assignment): the 20 columns and types of TLC's 2023 green files, no missing zone (int64
+like the real files), and a trip_distance that tells much of the
+duration, so that the 2023 training script (PU_DO + trip_distance, xgboost) gets a validation
+RMSE near the real files' 5.2-5.4 (see `_green_month`). Green months are marked with
+`"taxi": "green"` in the same metadata entry; FHV months are exactly what they were.
 """
 
 from __future__ import annotations
@@ -62,6 +69,23 @@ NOISE_SHAPE = 3.0  # gamma shape: trip times are skewed to the right
 FEATURES = len(PU_ZONES) + len(DO_ZONES) + 2  # columns of the course's one-hot matrix
 OVERFIT = 2.1  # measured: a small sample's validation MSE grows by about OVERFIT * FEATURES / rows
 
+# Green months (taxi="green"): a generator of their own, versioned on its own, so that the FHV
+# months above stay byte for byte what they were.
+TAXIS = ("fhv", "green")
+GREEN_GENERATOR_VERSION = 1
+GREEN_DEFAULT_ROWS = 10_000  # the 2023 script trains xgboost with exact trees: about 2 s at this size
+GREEN_REAL_ROWS = 68_000  # a real 2023 green month: 64,800 to 72,000 trips
+GREEN_CITY_SEED = 20230101
+GREEN_ZONES = np.arange(1, 266)
+GREEN_OUTLIERS = 0.033  # 2,265 of 68,211 trips in January 2023 fall outside 1..60 min
+GREEN_SHORT_OUTLIERS = 0.73  # of the outliers: under a minute (61 of 68,211 exactly zero)
+GREEN_MISSING = 0.0634  # trips without store_and_fwd_flag, RatecodeID, passenger_count, payment_type, ...
+GREEN_ZERO_DISTANCE = 0.0325  # kept trips with trip_distance 0
+GREEN_BAD_DISTANCE = 0.0006  # kept trips with an absurd trip_distance (100 to 120,000 miles)
+# Trips per hour of the day, January 2023 (0h..23h).
+GREEN_HOURS = np.array([1082, 849, 603, 534, 409, 401, 969, 2578, 3137, 3420, 3538, 3619, 3688, 3874,
+                        4228, 4925, 5059, 5056, 5099, 4105, 3146, 2326, 1839, 1462], dtype=float)
+
 
 @cache
 def fhv_schema():
@@ -104,9 +128,37 @@ def _check_month(year: int, month: int, rows: int) -> None:
         raise Hw3Error(f"a sample month needs at least {MIN_ROWS:,} rows (asked for {rows:,})")
 
 
-def sample_month(year: int, month: int, rows: int = DEFAULT_ROWS) -> pd.DataFrame:
-    """A synthetic FHV month with `rows` trips, the same every time for the same arguments."""
+def check_taxi(taxi: str) -> str:
+    """`taxi` if this module makes samples of that trip type, else Hw3Error."""
+    if taxi not in TAXIS:
+        raise Hw3Error(f"no synthetic sample for {taxi!r} trips; samples exist for {', '.join(TAXIS)}")
+    return taxi
+
+
+def default_rows(taxi: str = "fhv") -> int:
+    """The default size of a sample month of this trip type."""
+    return GREEN_DEFAULT_ROWS if check_taxi(taxi) == "green" else DEFAULT_ROWS
+
+
+def sample_mark(year: int, month: int, rows: int, taxi: str = "fhv") -> dict:
+    """The `hw3.sample` metadata entry of a sample month (what `sample_info` reads back)."""
+    if check_taxi(taxi) == "fhv":  # as it always was: FHV files stay byte for byte the same
+        return {"generator": GENERATOR_VERSION, "year": year, "month": month, "rows": rows}
+    return {"generator": GREEN_GENERATOR_VERSION, "taxi": taxi, "year": year, "month": month, "rows": rows}
+
+
+def sample_month(year: int, month: int, rows: int | None = None, taxi: str = "fhv") -> pd.DataFrame:
+    """A synthetic month of `taxi` trips (fhv or green) with `rows` trips (default:
+    `default_rows(taxi)`), the same every time for the same arguments."""
+    rows = default_rows(taxi) if rows is None else rows
     _check_month(year, month, rows)
+    if taxi == "green":
+        return _green_month(year, month, rows)
+    return _fhv_month(year, month, rows)
+
+
+def _fhv_month(year: int, month: int, rows: int) -> pd.DataFrame:
+    """A synthetic FHV month (see the module's docstring)."""
     city = _city()
     rng = _rng(year, month, rows)
     month_rng = _rng(year, month)  # the month's own character, whatever the sample size
@@ -205,14 +257,153 @@ def _long_outliers(rng: np.random.Generator, count: int) -> np.ndarray:
     return rng.permutation(60.5 + extra)
 
 
-def write_sample_month(path: str | os.PathLike, year: int, month: int, rows: int = DEFAULT_ROWS) -> Path:
+@cache
+def green_schema():
+    """The arrow schema of a real 2023 green file (int64 zones and vendor, an all-null ehail_fee)."""
+    import pyarrow as pa
+
+    kind = trip_type("green")
+    types = dict.fromkeys(kind.columns, pa.float64())
+    types.update({
+        "VendorID": pa.int64(), kind.pickup: pa.timestamp("us"), kind.dropoff: pa.timestamp("us"),
+        "store_and_fwd_flag": pa.string(), kind.pickup_location: pa.int64(), kind.dropoff_location: pa.int64(),
+        "ehail_fee": pa.null(),
+    })
+    return pa.schema([(column, types[column]) for column in kind.columns])
+
+
+def _green_rng(*key: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([GREEN_CITY_SEED, GREEN_GENERATOR_VERSION, *key]))
+
+
+@cache
+def _green_city() -> dict[str, np.ndarray]:
+    """Where the zones lie, how busy and how slow they are: the same for every month."""
+    rng = _green_rng(0)
+    zones = len(GREEN_ZONES)
+    where = rng.uniform(0.0, 12.0, (zones, 2))  # miles
+    miles = 1.3 * np.sqrt(((where[:, None, :] - where[None, :, :]) ** 2).sum(axis=2))  # by road
+    np.fill_diagonal(miles, rng.uniform(0.5, 1.0, zones))  # a trip inside one zone
+    pu_weight = rng.lognormal(0.0, 2.4, zones)  # green cabs pick up in a few zones (74, 75: a third)
+    do_weight = rng.lognormal(0.0, 1.0, zones)
+    destination = do_weight[None, :] * np.exp(-miles / 1.4)  # most trips are short
+    return {
+        "miles": miles,
+        "pu_weight": pu_weight / pu_weight.sum(),
+        "do_cumulative": np.cumsum(destination / destination.sum(axis=1, keepdims=True), axis=1),
+        "slow": rng.lognormal(0.0, 0.15, zones),  # minutes per mile, relative, of each zone
+        "pair_minutes": rng.normal(0.0, 1.0, (zones, zones)),  # a route's own detour or wait
+    }
+
+
+def _green_month(year: int, month: int, rows: int) -> pd.DataFrame:
+    """A synthetic green month: the 2023 files' columns and types, calibrated on January 2023.
+
+    A trip's duration is about 1 min + route miles x minutes per mile, the pace depending on
+    the two zones (which drift a little every month), the hour of the day (rush hours are
+    slower) and the trip itself; trip_distance records the route's miles (3.25% recorded as
+    0, a few absurd). So PU_DO and trip_distance predict the duration with an RMSE near the
+    real files' one, and the month after is a little harder to predict than the month itself.
+    """
+    city = _green_city()
+    rng = _green_rng(year, month, rows)
+    month_rng = _green_rng(year, month)  # the month's own character, whatever the sample size
+    n, zones = rows, len(GREEN_ZONES)
+
+    pu = rng.choice(zones, n, p=city["pu_weight"])
+    chance = rng.random(n)
+    do = np.empty(n, dtype=np.int64)
+    for zone in np.unique(pu):
+        here = pu == zone
+        do[here] = np.minimum(np.searchsorted(city["do_cumulative"][zone], chance[here]), zones - 1)
+    route = city["miles"][pu, do] * rng.lognormal(0.0, 0.15, n)
+
+    days = calendar.monthrange(year, month)[1]
+    hour = rng.choice(24, n, p=GREEN_HOURS / GREEN_HOURS.sum())
+    pickup_s = rng.integers(0, days, n) * 86_400 + hour * 3_600 + rng.integers(0, 3_600, n)
+    winter = (1 + np.cos(2 * np.pi * (month - 1) / 12)) / 2  # 1 in January, 0 in July
+    pace = 4.3 * (1 + 0.05 * winter) + month_rng.normal(0.0, 0.1)  # minutes per mile
+    slow = city["slow"] * month_rng.lognormal(0.0, 0.05, zones)
+    rush = 1 + 0.18 * np.exp(-(((hour - 8) / 1.5) ** 2)) + 0.22 * np.exp(-(((hour - 17) / 2.0) ** 2)) - 0.12 * (hour < 6)
+    per_mile = pace * slow[pu] * slow[do] * rush * rng.lognormal(0.0, 0.22, n)
+    minutes = 1.0 + route * per_mile + city["pair_minutes"][pu, do] + rng.normal(0.0, 1.5, n)
+    minutes = np.where(minutes < 1.0, rng.uniform(1.0, 3.0, n), minutes)
+    minutes = np.where(minutes > 60.0, rng.uniform(40.0, 60.0, n), minutes)
+
+    distance = np.round(route, 2)
+    outliers = np.flatnonzero(_pick(rng, n, round(GREEN_OUTLIERS * n), skip=0))
+    short = outliers[: round(GREEN_SHORT_OUTLIERS * len(outliers))]
+    long = outliers[len(short):]
+    minutes[short] = np.where(rng.random(len(short)) < 0.04, 0.0, rng.uniform(0.02, 0.99, len(short)))
+    distance[short] = np.where(rng.random(len(short)) < 0.6, 0.0, np.round(rng.uniform(0.0, 0.3, len(short)), 2))
+    minutes[long] = np.where(rng.random(len(long)) < 0.7, 60.2 + rng.exponential(40.0, len(long)),
+                             rng.uniform(1_000.0, 1_439.9, len(long)))  # meters left running: under a day
+    kept = np.setdiff1d(np.arange(n), outliers)
+    odd = rng.choice(kept, round((GREEN_ZERO_DISTANCE + GREEN_BAD_DISTANCE) * len(kept)), replace=False)
+    bad = odd[: round(GREEN_BAD_DISTANCE * len(kept))]
+    distance[odd[len(bad):]] = 0.0
+    distance[bad] = np.round(np.exp(rng.uniform(np.log(100.0), np.log(120_000.0), len(bad))), 2)
+
+    # The money columns: cheap, plausible, consistent (a row without a payment type misses
+    # the same six fields as TLC's rows without one).
+    missing = _pick(rng, n, round(GREEN_MISSING * n), skip=0)
+    vendor = np.where(missing | (rng.random(n) >= 0.137), 2, 1).astype(np.int64)
+    ratecode = rng.choice([1.0, 5.0, 2.0, 4.0, 3.0], n, p=[0.9719, 0.0239, 0.0025, 0.0009, 0.0008])
+    billed = np.clip(minutes, 0.0, 120.0)
+    fare = np.where(ratecode == 5.0, np.round(rng.uniform(10.0, 60.0, n)), 3.0 + 3.5 * np.minimum(distance, 60.0) + 0.35 * billed)
+    extra = rng.choice([0.0, 1.0, 2.5, 2.75, 5.0], n, p=[0.60, 0.17, 0.18, 0.025, 0.025])
+    mta_tax = np.where(missing | (ratecode == 5.0), 0.0, 0.5)
+    payment = rng.choice([1.0, 2.0, 3.0, 4.0, 5.0], n, p=[0.6365, 0.3545, 0.0074, 0.0015, 0.0001])
+    tip = np.where((payment == 1.0) & (rng.random(n) < 0.87), fare * rng.uniform(0.1, 0.3, n), 0.0)
+    tolls = np.where(rng.random(n) < 0.023, 6.55, 0.0)
+    congestion = np.where(rng.random(n) < 0.26, 2.75, 0.0)
+    total = fare + extra + mta_tax + tip + tolls + 1.0 + congestion
+    flag = np.where(rng.random(n) < 0.005, "Y", "N").astype(object)
+    flag[missing] = None
+    passengers = rng.choice([1.0, 2.0, 5.0, 6.0, 3.0, 4.0, 0.0], n, p=[0.850, 0.080, 0.028, 0.017, 0.015, 0.005, 0.005])
+
+    order = np.argsort(pickup_s, kind="stable")  # TLC's files are in pickup order
+    start = np.datetime64(f"{year:04d}-{month:02d}-01", "us")
+    pickup = start + (pickup_s * 1_000_000).astype("timedelta64[us]")
+    dropoff = pickup + (np.round(minutes * 60) * 1_000_000).astype("timedelta64[us]")
+    kind = trip_type("green")
+    nan = np.nan
+    frame = pd.DataFrame({
+        "VendorID": vendor,
+        kind.pickup: pickup,
+        kind.dropoff: dropoff,
+        "store_and_fwd_flag": pd.array(flag, dtype="str"),
+        "RatecodeID": np.where(missing, nan, ratecode),
+        kind.pickup_location: GREEN_ZONES[pu],
+        kind.dropoff_location: GREEN_ZONES[do],
+        "passenger_count": np.where(missing, nan, passengers),
+        "trip_distance": distance,
+        "fare_amount": np.round(fare, 2),
+        "extra": extra,
+        "mta_tax": mta_tax,
+        "tip_amount": np.round(tip, 2),
+        "tolls_amount": tolls,
+        "ehail_fee": pd.Series([None] * n, dtype=object),
+        "improvement_surcharge": np.full(n, 1.0),
+        "total_amount": np.round(total, 2),
+        "payment_type": np.where(missing, nan, payment),
+        "trip_type": np.where(missing, nan, np.where(ratecode == 5.0, 2.0, 1.0)),
+        "congestion_surcharge": np.where(missing, nan, congestion),
+    })
+    return frame.iloc[order].reset_index(drop=True)[list(kind.columns)]
+
+
+def write_sample_month(path: str | os.PathLike, year: int, month: int, rows: int | None = None,
+                       taxi: str = "fhv") -> Path:
     """Write a sample month to `path` (atomically), marked as synthetic in its metadata."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     path = Path(path)
-    table = pa.Table.from_pandas(sample_month(year, month, rows), preserve_index=False).cast(fhv_schema())
-    mark = json.dumps({"generator": GENERATOR_VERSION, "year": year, "month": month, "rows": rows})
+    rows = default_rows(taxi) if rows is None else rows
+    schema = green_schema() if taxi == "green" else fhv_schema()
+    table = pa.Table.from_pandas(sample_month(year, month, rows, taxi), preserve_index=False).cast(schema)
+    mark = json.dumps(sample_mark(year, month, rows, taxi))
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), METADATA_KEY: mark.encode()})
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(f".{path.name}.part")
@@ -247,15 +438,18 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "hw3")
 
 
-def ensure_sample_month(dest_dir: str | os.PathLike, year: int, month: int, rows: int = DEFAULT_ROWS) -> Path:
-    """Put the sample month into dest_dir as fhv_tripdata_YYYY-MM.parquet, made once and cached.
+def ensure_sample_month(dest_dir: str | os.PathLike, year: int, month: int, rows: int | None = None,
+                        taxi: str = "fhv") -> Path:
+    """Put the sample month into dest_dir as <taxi>_tripdata_YYYY-MM.parquet (taxi: fhv or
+    green), made once and cached.
 
     A real (non-sample) file of that name in dest_dir is never replaced: Hw3Error.
     """
+    rows = default_rows(taxi) if rows is None else rows
     _check_month(year, month, rows)
-    name = month_file("fhv", year, month)
+    name = month_file(taxi, year, month)
     target = Path(dest_dir) / name
-    wanted = {"generator": GENERATOR_VERSION, "year": year, "month": month, "rows": rows}
+    wanted = sample_mark(year, month, rows, taxi)
     if target.exists():
         if not is_sample(target):
             raise Hw3Error(
@@ -264,9 +458,10 @@ def ensure_sample_month(dest_dir: str | os.PathLike, year: int, month: int, rows
             )
         if sample_info(target) == wanted:
             return target
-    cached = cache_dir() / "samples" / f"v{GENERATOR_VERSION}" / f"{Path(name).stem}.rows{rows}.parquet"
+    version = f"v{GENERATOR_VERSION}" if taxi == "fhv" else f"{taxi}-v{GREEN_GENERATOR_VERSION}"
+    cached = cache_dir() / "samples" / version / f"{Path(name).stem}.rows{rows}.parquet"
     if sample_info(cached) != wanted:
-        write_sample_month(cached, year, month, rows)
+        write_sample_month(cached, year, month, rows, taxi)
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(f".{name}.part")
     try:

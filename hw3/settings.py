@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-MANIFEST_FILE = PROJECT_ROOT / "data" / "manifest.toml"
+from hw3.layout import MANIFEST_FILE, PROJECT_ROOT  # noqa: F401  (where they were before layout.py)
 
 # A fresh SQLite database makes Prefect's temporary server take 20-30 s to start on a
 # small machine; Prefect's default startup timeout of 20 s is too short for that.

@@ -1,6 +1,6 @@
 """`hw3 stubs`: render the student stubs and HOMEWORK.md from the templates and the catalogue.
 
-The templates in `hw3/templates/` are `string.Template` texts; every question-dependent word
+The templates in the assignment's `templates/` (checks/<ID>/templates) are `string.Template` texts; every question-dependent word
 comes from the catalogue, so editing a question there and running `hw3 stubs` updates
 `homework/homework.py`, `homework/deployment.py`, `homework/answers.toml` and `HOMEWORK.md`.
 A line `# %%` (Python) or `<!-- cell -->` (markdown) marks where a notebook cell would start;
@@ -17,12 +17,12 @@ import textwrap
 from pathlib import Path
 from string import Template
 
-from hw3 import catalogue as catalogue_module
+from hw3 import catalogue as catalogue_module, layout
 from hw3.catalogue import Catalogue, Question
 from hw3.errors import Hw3Error
 from hw3.tripdata import trip_type
 
-TEMPLATES_DIR = Path(__file__).with_name("templates")
+TEMPLATES_DIR = layout.assignment_dir() / "templates"  # the default assignment's
 
 # The stubs students start from: name -> template (the stubs live in `homework/`).
 STUB_TEMPLATES = {
@@ -211,7 +211,7 @@ def run(args) -> int:
         for relative in stale:
             print(f"out of date: {relative}", file=sys.stderr)
         if stale:
-            print("run `hw3 stubs` to render them from hw3/templates and the catalogue", file=sys.stderr)
+            print("run `hw3 stubs` to render them from the templates and the catalogue", file=sys.stderr)
             return 1
         print("stubs and HOMEWORK.md are up to date")
         return 0

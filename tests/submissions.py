@@ -24,6 +24,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = PROJECT_ROOT / "solutions"
 SUBMISSION_FILES = ("homework.py", "deployment.py", "answers.toml")
+FLOWS_JOBS = PROJECT_ROOT / "checks" / "flows" / "jobs.py"  # what the probe runs for the 2022 homework
 
 Edits = dict[str, list[tuple[str, str]]]  # file name -> [(old text, new text)], all occurrences
 

@@ -50,7 +50,7 @@ KEY_LIKE = re.compile(r"key|answer|secret|digest|solution|expected|correct|optio
 out = []
 from hw3 import answer_key, catalogue
 course = catalogue.load()
-key = answer_key.load("checks/key.json")
+key = answer_key.load("checks/flows/key.json")
 out += [str(key.answer_option(q)) for q in course.questions]
 out += [str(q.answer) for q in course.questions]
 for path in sorted(pathlib.Path(".").rglob("*.py")):
@@ -64,7 +64,7 @@ for path in sorted(pathlib.Path(".").rglob("*.py")):
     for attr, obj in vars(module).items():
         if not KEY_LIKE.search(attr) or not callable(obj) or getattr(obj, "__module__", None) != module.__name__:
             continue
-        for args in ((), (key,), ("checks/key.json",), *((q,) for q in course.questions), *((q.key,) for q in course.questions)):
+        for args in ((), (key,), ("checks/flows/key.json",), *((q,) for q in course.questions), *((q.key,) for q in course.questions)):
             try:
                 out.append(repr(obj(*args)))
             except BaseException:
@@ -116,7 +116,7 @@ def test_the_attacks_find_every_answer_in_a_release_that_ships_the_hashed_key(re
     from hw3 import answer_key
 
     leaky = shutil.copytree(released, tmp_path / "leaky")
-    answer_key.build_from_reference(PROJECT_ROOT).save(leaky / "checks" / "key.json")
+    answer_key.build_from_reference(PROJECT_ROOT).save(leaky / "checks" / "flows" / "key.json")
     assert found_by_calling(leaky) == found_by_hashing(leaky) == set(ANSWERS)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from checks.harness import answers
+from hw3.grading import answers
 from hw3 import catalogue
 
 COURSE = catalogue.load()

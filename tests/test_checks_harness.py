@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from sklearn.feature_extraction import DictVectorizer
 
-from checks.harness import answers, artifacts, cron, measure
-from checks.harness.grading import FAILED, NOT_ATTEMPTED, NOT_RUN, PASSED, SKIPPED, Gradebook, NotAttempted
-from checks.harness.runner import Sandbox, run_probe
+from hw3.grading import answers, artifacts, cron, measure
+from hw3.grading.gradebook import FAILED, NOT_ATTEMPTED, NOT_RUN, PASSED, SKIPPED, Gradebook, NotAttempted
+from submissions import FLOWS_JOBS
+from hw3.sandbox.runner import Sandbox, run_probe
 from hw3 import catalogue
 from hw3.settings import PROJECT_ROOT
 
@@ -30,7 +31,7 @@ def target_with(folder: Path, homework: str) -> Path:
 def get_paths_probe(tmp_path: Path, homework: str, **limits):
     target = target_with(tmp_path / "target", homework)
     sandbox = Sandbox(tmp_path / "sandbox", api_url="")
-    return run_probe("get_paths", target, sandbox, dates=["2021-08-15"], frozen_days=["2022-01-10"], **limits)
+    return run_probe("get_paths", target, sandbox, jobs=FLOWS_JOBS, dates=["2021-08-15"], frozen_days=["2022-01-10"], **limits)
 
 
 # -- runner ---------------------------------------------------------------------------------
@@ -127,7 +128,7 @@ def test_memory_limit(tmp_path):
 
 def test_missing_homework_file(tmp_path):
     (tmp_path / "target").mkdir()
-    result = run_probe("flow", tmp_path / "target", Sandbox(tmp_path / "sandbox", ""), date="2021-08-15")
+    result = run_probe("flow", tmp_path / "target", Sandbox(tmp_path / "sandbox", ""), jobs=FLOWS_JOBS, date="2021-08-15")
     assert (result.outcome, result.reason) == (FAILED, f"homework.py is missing from {tmp_path / 'target'}")
 
 

@@ -1,4 +1,4 @@
-"""The operating system's wall (checks/harness/confine.py): a submission's code that walks
+"""The operating system's wall (hw3/sandbox/confine.py): a submission's code that walks
 past the audit hook (ctypes, pyarrow.fs, libc's system and posix_spawn, raw sockets) finds
 nothing outside its own folder, reaches no listener, writes nothing outside, and cannot fork
 without bound; the grader keeps working and a control canary in its own folder stays readable.
@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from submissions import PROJECT_ROOT, grade, make_submission
 
-from checks.harness import confine
-from checks.harness.runner import Sandbox, run_probe
+from submissions import FLOWS_JOBS
+from hw3.sandbox import confine
+from hw3.sandbox.runner import Sandbox, run_probe
 
 pytestmark = pytest.mark.skipif(confine.bwrap() is None, reason="bubblewrap cannot run on this machine")
 
@@ -72,7 +73,7 @@ def attacker(folder: Path, body: str) -> Path:
 
 def found(tmp_path: Path, body: str, **request) -> str:
     target = attacker(tmp_path / "target", body)
-    result = run_probe("get_paths", target, Sandbox(tmp_path / "sandbox", ""), dates=["2021-08-15"], frozen_days=[], timeout=120)
+    result = run_probe("get_paths", target, Sandbox(tmp_path / "sandbox", ""), jobs=FLOWS_JOBS, dates=["2021-08-15"], frozen_days=[], timeout=120)
     assert result.ok, result.reason
     call = result.data["dates"]["2021-08-15"]
     assert "paths" in call, call
@@ -97,7 +98,7 @@ def test_a_read_outside_finds_nothing_but_its_own_canary(tmp_path, secret, attac
     """
     target = attacker(tmp_path / "target", body)
     (target / "canary.txt").write_text("mine")
-    result = run_probe("get_paths", target, Sandbox(tmp_path / "sandbox", ""), dates=["2021-08-15"], frozen_days=[], timeout=120)
+    result = run_probe("get_paths", target, Sandbox(tmp_path / "sandbox", ""), jobs=FLOWS_JOBS, dates=["2021-08-15"], frozen_days=[], timeout=120)
     outside_found, canary = result.data["dates"]["2021-08-15"]["paths"]
     assert outside_found == "[None, None, None]"
     assert canary != "None"  # the control: its own folder is readable
@@ -155,7 +156,7 @@ def test_without_the_wall_the_checks_say_so_and_a_cohort_needs_unconfined(tmp_pa
     done = subprocess.run([sys.executable, "-m", "hw3.cli", "grade", "--cohort", str(tmp_path / "cohort")], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "pass --unconfined to grade anyway" in done.stderr
-    probe = subprocess.run([sys.executable, "-c", "from checks.harness import confine; print(confine.reduced())"],
+    probe = subprocess.run([sys.executable, "-c", "from hw3.sandbox import confine; print(confine.reduced())"],
                            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert probe.stdout.strip() == confine.REDUCED
 

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from checks.harness import confine
-from checks.harness.runner import PROTECT_ENV, Sandbox, run_probe
+from submissions import FLOWS_JOBS
+from hw3.sandbox import confine
+from hw3.sandbox.runner import PROTECT_ENV, Sandbox, run_probe
 from hw3.settings import PROJECT_ROOT
 
 
@@ -33,7 +34,7 @@ def probe(tmp_path: Path, homework: str, job: str = "get_paths", **request):
     sandbox = Sandbox(tmp_path / "sandbox", api_url="", data_files=(data / "fhv_tripdata_2021-06.parquet",))
     if job == "get_paths":
         request = {"dates": ["2021-08-15"], "frozen_days": [], **request}
-    return run_probe(job, target, sandbox, **request)
+    return run_probe(job, target, sandbox, jobs=FLOWS_JOBS, **request)
 
 
 def call_error(result) -> str:
@@ -78,7 +79,7 @@ def test_a_raw_address_is_refused_too(tmp_path):
 
 @pytest.mark.parametrize(
     "path",
-    [PROJECT_ROOT / "solutions" / "homework.py", PROJECT_ROOT / "checks" / "harness" / "grading.py", PROJECT_ROOT / "hw3" / "catalogue.toml"],
+    [PROJECT_ROOT / "solutions" / "homework.py", PROJECT_ROOT / "hw3" / "grading" / "gradebook.py", PROJECT_ROOT / "checks" / "flows" / "catalogue.toml"],
     ids=["reference", "checks", "catalogue"],
 )
 def test_the_project_cannot_be_read(tmp_path, path):
@@ -87,7 +88,7 @@ def test_the_project_cannot_be_read(tmp_path, path):
 
 
 def test_the_checks_cannot_be_imported_even_from_the_probes_own_path(tmp_path):
-    result = probe(tmp_path, attempt("sys.path.insert(0, str(pathlib.Path(sys.argv[0]).parents[2]))\nimport checks.harness.grading"))
+    result = probe(tmp_path, attempt("sys.path.insert(0, str(pathlib.Path(sys.argv[0]).parents[2]))\nimport hw3.grading.gradebook"))
     assert call_error(result).startswith("raised ModuleNotFoundError: No module named 'checks'")  # the finder may not look
     # without the wall the audit hook refuses the project; within it the project is not there at all
     assert result.data["refused"] == ([] if confine.bwrap() else [f"reading {PROJECT_ROOT}"])
@@ -184,7 +185,7 @@ def test_printing_megabytes_is_kept_short(tmp_path):
 
 
 def test_a_huge_file_is_cut_short(tmp_path, monkeypatch):
-    monkeypatch.setattr("checks.harness.runner.FILE_MB", 5)
+    monkeypatch.setattr("hw3.sandbox.runner.FILE_MB", 5)
     result = probe(tmp_path, "with open('big', 'wb') as f:\n    f.write(b'0' * 20_000_000)\n")
     assert result.reason == (
         "importing homework.py raised OSError: [Errno 27] File too large (homework.py, line 2, in <module>) "
@@ -203,7 +204,7 @@ def test_refusals_are_named_even_when_the_code_hides_them(tmp_path):
 
 
 def test_a_long_reason_is_wrapped_in_the_grade_table_with_its_location_kept():
-    from checks.harness.grading import FAILED, TABLE_WIDTH, Gradebook
+    from hw3.grading.gradebook import FAILED, TABLE_WIDTH, Gradebook
     from hw3 import catalogue
 
     book = Gradebook(catalogue.load())
@@ -338,7 +339,7 @@ def test_deployments_of_submissions_graded_together_stay_apart(prefect_api_url, 
     still read each submission's own schedule."""
     import shutil
 
-    from checks.harness import api
+    from hw3.grading import prefect_api as api
 
     ids, crons = [], ("0 9 15 * *", "9 15 * * *")
     for n, expression in enumerate(crons):
@@ -348,7 +349,7 @@ def test_deployments_of_submissions_graded_together_stay_apart(prefect_api_url, 
             shutil.copy(PROJECT_ROOT / "solutions" / name, target / name)
         text = (target / "deployment.py").read_text().replace('CRON = "0 9 15 * *"', f'CRON = "{expression}"')
         (target / "deployment.py").write_text(text)
-        result = run_probe("deployment", target, Sandbox(tmp_path / f"sandbox{n}", prefect_api_url))
+        result = run_probe("deployment", target, Sandbox(tmp_path / f"sandbox{n}", prefect_api_url), jobs=FLOWS_JOBS)
         assert result.ok, result.reason
         ids.append(result.data["deployment_id"])
     assert ids[0] != ids[1]

@@ -7,8 +7,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from checks.harness import migration
-from checks.harness.runner import Sandbox, run_probe
+from checks.flows import migration
+from submissions import FLOWS_JOBS
+from hw3.sandbox.runner import Sandbox, run_probe
 
 RAW = """\
 from prefect import flow, task
@@ -89,7 +90,7 @@ def test_the_same_idiom_on_several_lines_is_said_once(tmp_path):
 
 def test_raw_prefect_2_code_imports_and_get_paths_is_judged_alone(tmp_path):
     target = submission(tmp_path / "target", RAW)
-    result = run_probe("get_paths", target, Sandbox(tmp_path / "sandbox", ""), compat=["mlflow", "prefect2", "result", "squared"],
+    result = run_probe("get_paths", target, Sandbox(tmp_path / "sandbox", ""), jobs=FLOWS_JOBS, compat=["mlflow", "prefect2", "result", "squared"],
                        dates=["2021-08-15"], frozen_days=[])
     assert result.ok, result.reason
     assert result.data["dates"]["2021-08-15"]["paths"] == ["./data/fhv_tripdata_2021-08.parquet", "../data/b.parquet"]
@@ -98,7 +99,7 @@ def test_raw_prefect_2_code_imports_and_get_paths_is_judged_alone(tmp_path):
 def test_a_datetime_only_get_paths_is_told_the_contract(tmp_path):
     homework = "def get_paths(date):\n    return (f'{date.year}-{date.month:02d}', 'b')\n"
     target = submission(tmp_path / "target", homework)
-    result = run_probe("get_paths", target, Sandbox(tmp_path / "sandbox", ""), dates=["2021-08-15"], frozen_days=[])
+    result = run_probe("get_paths", target, Sandbox(tmp_path / "sandbox", ""), jobs=FLOWS_JOBS, dates=["2021-08-15"], frozen_days=[])
     error = result.data["dates"]["2021-08-15"]["error"]
     assert error.startswith("raised AttributeError: 'str' object has no attribute 'year' (homework.py, line 2, in get_paths)")
     assert "the checks pass a date string 'YYYY-MM-DD', or None; yours works when given a datetime instead" in error
@@ -107,6 +108,6 @@ def test_a_datetime_only_get_paths_is_told_the_contract(tmp_path):
 def test_a_reason_never_names_a_grader_file(tmp_path):
     homework = "import pandas as pd\ndef get_paths(date):\n    pd.read_parquet('/nowhere/x.parquet')\n"
     target = submission(tmp_path / "target", homework)
-    result = run_probe("get_paths", target, Sandbox(tmp_path / "sandbox", ""), dates=["2021-08-15"], frozen_days=[])
+    result = run_probe("get_paths", target, Sandbox(tmp_path / "sandbox", ""), jobs=FLOWS_JOBS, dates=["2021-08-15"], frozen_days=[])
     error = result.data["dates"]["2021-08-15"]["error"]
     assert error.endswith("(homework.py, line 3, in get_paths)") and "probe.py" not in error and "site-packages" not in error

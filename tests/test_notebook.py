@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from submissions import SOLUTIONS, grade, make_submission
 
-from checks.harness.target import resolve
+from hw3.grading.target import resolve
 from hw3 import catalogue, notebook, stubs
 
 COURSE = catalogue.load()

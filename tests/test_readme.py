@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 
-from checks.harness.session import drop_a_zone
+from checks.flows.session import drop_a_zone
 from hw3 import oracle
 from hw3.sample import DEFAULT_ROWS, ensure_sample_month
 from hw3.settings import PROJECT_ROOT

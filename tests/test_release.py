@@ -54,7 +54,7 @@ def test_what_ships(release):
     instructor = {name.replace(".", "/") + ".py" for name in INSTRUCTOR_MODULES}
     expected_hw3 = tracked("hw3") - instructor - {"hw3/templates/README.student.md"}
     assert {n for n in names if n.startswith("hw3/")} == expected_hw3
-    assert {n for n in names if n.startswith("checks/")} == tracked("checks") - {"checks/key.json"} | {"checks/key.json"}
+    assert {n for n in names if n.startswith("checks/")} == tracked("checks") - {"checks/flows/key.json"} | {"checks/flows/key.json"}
     assert {n for n in names if "/" not in n} == {".gitignore", "HOMEWORK.md", "README.md", "pyproject.toml", "tox.ini"}
     assert {n for n in names if n.startswith(("homework/", "data/"))} == {
         "homework/homework.py", "homework/deployment.py", "homework/answers.toml", "homework/homework.ipynb",
@@ -83,13 +83,13 @@ def test_no_reference_code_ships(release):
 
 
 def test_no_file_maps_a_question_to_its_answer(release):
-    raw = tomllib.loads((release / "hw3/catalogue.toml").read_text(encoding="utf-8"))
+    raw = tomllib.loads((release / "checks/flows/catalogue.toml").read_text(encoding="utf-8"))
     assert [sorted(q) for q in raw["question"]] == [sorted(set(q) - {"answer"}) for q in
                                                       tomllib.loads(catalogue.CATALOGUE_FILE.read_text())["question"]]
     assert all("answer" not in q for q in raw["question"])
     answers = tomllib.loads((release / "homework/answers.toml").read_text(encoding="utf-8"))
     assert answers == {"student_id": "", **{q.key: "" for q in COURSE.questions}}
-    key = json.loads((release / "checks/key.json").read_text(encoding="utf-8"))
+    key = json.loads((release / "checks/flows/key.json").read_text(encoding="utf-8"))
     assert key["answers"] == {} and all("answers" not in row for row in key["students"].values())
     assert all(re.fullmatch(r"[0-9a-f]{64}", v) for v in key["paths"].values())
     key_text = json.dumps(key)
@@ -147,7 +147,7 @@ def test_a_non_empty_destination_is_kept_unless_forced(tmp_path):
     assert [p.name for p in dest.iterdir()] == ["mine.txt"]
     forced = hw3_release(str(dest), "--force")
     assert forced.returncode == 0, forced.stderr
-    assert not (dest / "mine.txt").exists() and (dest / "checks/key.json").is_file()
+    assert not (dest / "mine.txt").exists() and (dest / "checks/flows/key.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]  # no staging folder or old copy left
     inside = hw3_release(str(PROJECT_ROOT / "hw3" / "out"))
     assert inside.returncode == 2 and "cannot go into the project" in inside.stderr

@@ -13,7 +13,7 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-from checks.harness.compat import top_level_calls
+from hw3.sandbox.compat import top_level_calls
 
 GRADED_FILES = ("homework.py", "deployment.py")  # the files the checks import
 NOTE_SUFFIXES = (".md", ".txt", ".sh", ".py", ".yaml", ".yml")  # a notebook holds the homework text

@@ -1,5 +1,5 @@
 """Let code written for Prefect 2 (and older scikit-learn, and MLflow) run in a probe, so that
-each old idiom costs only the question it belongs to (checks/harness/migration.py names it
+each old idiom costs only the question it belongs to (checks/flows/migration.py names it
 and charges it); nothing here decides a grade.
 
 Loaded by probe.py before the submission is imported, with the standard library, Prefect

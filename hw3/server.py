@@ -13,15 +13,18 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+from hw3.errors import Hw3Error
 
 STARTUP_TIMEOUT_S = float(os.environ.get("HW3_CHECK_SERVER_TIMEOUT_S") or 180)
 LOG_TAIL = 2000  # characters of the server's log quoted when it does not start
 
 
-class ServerError(RuntimeError):
+class ServerError(Hw3Error):
     pass
 
 
@@ -85,3 +88,21 @@ class PrefectServer:
             self.process.wait()
         except ProcessLookupError:
             pass
+
+
+@contextmanager
+def prefect_server(api_url: str | None, home: Path, *, what: str = "the checks"):
+    """Yield the API URL to use: `api_url` if given, else that of a server started in `home`
+    for the time of the block (stopped after it). The one way the package gets a server."""
+    if api_url:
+        yield api_url.rstrip("/")
+        return
+    server = PrefectServer(home)
+    try:
+        url = server.start()
+    except ServerError as exc:
+        raise Hw3Error(f"the Prefect server for {what} did not start: {exc}") from exc
+    try:
+        yield url
+    finally:
+        server.stop()

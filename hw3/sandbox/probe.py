@@ -2,16 +2,12 @@
 
     python -I -B probe.py REQUEST.json RESULT.json
 
-REQUEST names the job and the submission's folder (`target`); RESULT receives a JSON
-report: `phase` (what the probe was doing, kept up to date so that a crash still tells),
-`outcome` ("ok", "failed" or "not attempted"), `reason` (one line), `stdout` (what the
-submission printed) and the job's own fields. Jobs:
-
-    get_paths   get_paths(date) for every date in `dates`, and get_paths(None) with the
-                clock set to each day in `frozen_days`
-    flow        main(date=`date`), or main() with the clock set to `frozen_day`
-    deployment  read CRON and TIMEZONE from deployment.py and call register() (the
-                deployment's name gets a suffix of this run: `separate_deployments`)
+REQUEST names the job, the assignment's jobs file (`jobs`: a checks/<ID>/jobs.py, whose
+JOBS maps a job's name to a function of (request, report)) and the submission's folder
+(`target`); RESULT receives a JSON report: `phase` (what the probe was doing, kept up to
+date so that a crash still tells), `outcome` ("ok", "failed" or "not attempted"), `reason`
+(one line), `stdout` (what the submission printed) and the job's own fields. A job fails
+with kit.JobFailed (kit.py: what jobs share).
 
 The probe is a standalone script: it imports the submission, Prefect and the standard
 library only, never the checks, so nothing of the grading is within the submission's reach.
@@ -24,21 +20,16 @@ What the submission prints is kept up to STDOUT_LIMIT characters.
 from __future__ import annotations
 
 import contextlib
-import datetime
-import functools
 import importlib.util
 import io
 import ipaddress
 import json
 import os
-import shutil
 import sys
 import threading
 import traceback
-import uuid
 from pathlib import Path
 
-NOT_ATTEMPTED = "not attempted"
 REASON_LIMIT = 400  # characters of an exception message kept in a reason
 STDOUT_LIMIT = 20_000  # characters of what the submission prints kept in the report
 REFUSALS_KEPT = 5  # refused operations listed in the report
@@ -54,14 +45,6 @@ NETWORK_EVENTS = {"socket.connect", "socket.sendto", "socket.getaddrinfo", "sock
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 RELAY_THREAD = "hw3-relay"
-
-
-class JobFailed(Exception):
-    """The job cannot go on; the message is the reason reported."""
-
-    def __init__(self, reason: str, outcome: str = "failed"):
-        super().__init__(reason)
-        self.outcome = outcome
 
 
 def _under(path: str, root: str) -> bool:
@@ -305,282 +288,22 @@ def _inside(filename: str, folder: Path) -> bool:
         return False
 
 
-def load_module(name: str, target: Path, report: Report):
-    """Import `<target>/<name>.py` as module `name`."""
-    path = target / f"{name}.py"
-    if not path.is_file():
-        raise JobFailed(f"{path.name} is missing from {target}")
-    report.phase(f"importing {path.name}")
+def _load(name: str, path: Path):
+    """A file loaded by its path as module `name`: the probe runs isolated, with no package."""
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    try:
-        code = _without_calls_at_import(path)
-        with report.student_code():
-            exec(code, module.__dict__)
-    except Exception as exc:
-        raise JobFailed(f"importing {path.name} {report.describe(exc)}") from exc
-    return module
-
-
-def _without_calls_at_import(path: Path):
-    """The module's code without its top-level calls of its own functions (`main(...)`
-    without a `__main__` guard would train, or serve forever, at every import)."""
-    import ast
-
-    source = path.read_bytes()
-    try:
-        tree = ast.parse(source, filename=str(path))
-    except (SyntaxError, ValueError):
-        return compile(source, str(path), "exec")  # raises the SyntaxError with its line
-    skipped = set(map(id, COMPAT.top_level_calls(tree, set())))
-    tree.body = [node for node in tree.body if id(node) not in skipped]
-    return compile(tree, str(path), "exec")
-
-
-def function(module, name: str):
-    """A function of the submission; a Prefect task is unwrapped to its function."""
-    obj = getattr(module, name, None)
-    if obj is None:
-        raise JobFailed(f"{Path(module.__file__).name} has no {name}()")
-    return getattr(obj, "fn", obj)
-
-
-def at_noon(day: str) -> datetime.datetime:
-    """Noon UTC of a YYYY-MM-DD day: the same calendar day in every time zone from -11 to +11."""
-    return datetime.datetime.fromisoformat(day).replace(hour=12, tzinfo=datetime.timezone.utc)
-
-
-def clock_at(day: str, tick: bool):
-    """Set the clock of this process to noon of `day` (time_machine also moves pandas' clock)."""
-    import time_machine
-
-    return time_machine.travel(at_noon(day), tick=tick)
-
-
-def silent_run_logger():
-    """Make get_run_logger() work outside a run (it gives a silent logger), since the checks
-    call get_paths' function directly, not as a task of a flow."""
-    if "prefect" not in sys.modules:
-        return contextlib.nullcontext()
-    from prefect.logging import disable_run_logger
-
-    return disable_run_logger()
-
-
-def _paths(value) -> list[str]:
-    """The (train, val) paths of what get_paths returned; more values may follow them."""
-    if not isinstance(value, (tuple, list)) or len(value) < 2:
-        raise TypeError(f"returned {str(value)[:120]!r}, not a pair (train_path, val_path)")
-    try:
-        return [os.fspath(p) for p in value[:2]]
-    except TypeError:
-        raise TypeError(f"returned {str(value)[:120]!r}: its first two values must be the paths (train_path, val_path)") from None
-
-
-def call_get_paths(get_paths, argument: str | None, report: Report) -> list[str]:
-    """get_paths(argument); when a date string fails, whether a datetime would have worked
-    is told in the reason (the checks pass 'YYYY-MM-DD' or None, as the homework says)."""
-    try:
-        with report.student_code(), silent_run_logger():
-            return _paths(get_paths(argument))
-    except NotImplementedError:
-        raise
-    except Exception as exc:
-        if argument is None:
-            raise
-        failure = exc
-    try:
-        with report.student_code(), silent_run_logger():
-            _paths(get_paths(datetime.datetime.fromisoformat(argument)))
-    except Exception:
-        raise failure from None
-    raise DatetimeOnly(f"{report.describe(failure)}: the checks pass a date string 'YYYY-MM-DD', or None; yours works "
-                       "when given a datetime instead, so check how it reads the string (datetime.date.fromisoformat(date))")
-
-
-class DatetimeOnly(Exception):
-    """get_paths works with a datetime only; the message is the whole reason."""
-
-
-def job_get_paths(request: dict, report: Report) -> None:
-    get_paths = function(load_module("homework", report.target, report), "get_paths")
-    calls = [("dates", date, date, None) for date in request.get("dates", [])]
-    calls += [("today", day, None, day) for day in request.get("frozen_days", [])]
-    results: dict[str, dict] = {"dates": {}, "today": {}}
-    for group, label, argument, frozen in calls:
-        report.phase(f"calling get_paths({argument!r})" + (f" on {frozen}" if frozen else ""))
-        try:
-            with clock_at(frozen, tick=False) if frozen else contextlib.nullcontext():
-                results[group][label] = {"paths": call_get_paths(get_paths, argument, report)}
-        except NotImplementedError as exc:
-            raise JobFailed("get_paths still raises NotImplementedError", NOT_ATTEMPTED) from exc
-        except DatetimeOnly as exc:
-            results[group][label] = {"error": str(exc)}
-        except Exception as exc:
-            results[group][label] = {"error": report.describe(exc)}
-    report.fields.update(results)
-
-
-def place_months(get_paths, request: dict, report: Report) -> None:
-    """Copy the run's training and validation months under the names the submission's own
-    get_paths gives (train first, validation second), wherever they point inside this run's
-    folder: a get_paths that names other months then costs only its own part (Q2), not the
-    flow's. The months under their right names are in data/ already."""
-    months, day = request.get("months") or {}, request.get("date")
-    if not months or get_paths is None:
-        return
-    report.phase(f"calling get_paths({day!r})" + (f" on {request['frozen_day']}" if request.get("frozen_day") else ""))
-    try:
-        with clock_at(request["frozen_day"], tick=False) if request.get("frozen_day") else contextlib.nullcontext():
-            names = call_get_paths(get_paths, day, report)
-    except Exception:  # its own check says why
-        return
-    room = Path.cwd().parent.resolve()
-    for role, name in zip(("train", "val"), names):
-        path = Path(name) if Path(name).is_absolute() else Path.cwd() / name
-        try:
-            path = path.resolve()
-        except (OSError, RuntimeError):
-            continue
-        if path.is_relative_to(room) and not path.is_dir():
-            with report.guard.trusted() if report.guard else contextlib.nullcontext():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(months[role], path)
-
-
-def record_returns(module, name: str, report: Report) -> None:
-    """Keep the figure `name` (run_model) returns, evidence of the validation MSE besides the
-    logs (so that not logging it costs only Q1)."""
-    obj = getattr(module, name, None)
-    target = obj if hasattr(obj, "fn") else None
-    plain = getattr(obj, "fn", obj)
-    if not callable(plain):
-        return
-
-    @functools.wraps(plain)
-    def recorded(*args, **kwargs):
-        value = plain(*args, **kwargs)
-        try:
-            report.fields.setdefault("returned", {})[name] = float(value)
-        except (TypeError, ValueError):
-            pass
-        return value
-
-    if target is not None:
-        target.fn = recorded
-    else:
-        setattr(module, name, recorded)
-
-
-def job_flow(request: dict, report: Report) -> None:
-    module = load_module("homework", report.target, report)
-    main = getattr(module, "main", None)
-    if main is None:
-        raise JobFailed("homework.py has no main()")
-    import prefect
-
-    is_flow = isinstance(main, prefect.Flow)
-    report.fields.update(is_flow=is_flow, flow_run_id=None, state=None)
-    date, frozen = request.get("date"), request.get("frozen_day")
-    kwargs = {"date": date} if date is not None else {}
-    call = f"main({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})" + (f" on {frozen}" if frozen else "")
-    get_paths = getattr(module, "get_paths", None)
-    place_months(getattr(get_paths, "fn", get_paths), request, report)
-    record_returns(module, "run_model", report)
-    if is_flow:
-        kwargs["return_state"] = True
-        if frozen:  # connect before the clock moves: Prefect's client must start on the real clock
-            with prefect.get_client(sync_client=True) as client:
-                client.api_healthcheck()
-    report.phase(f"running {call}")
-    printed_before = len(report.captured.getvalue())
-    try:
-        with report.student_code(), (clock_at(frozen, tick=True) if frozen else contextlib.nullcontext()):
-            outcome = main(**kwargs)
-    except NotImplementedError as exc:
-        raise JobFailed("main still raises NotImplementedError", NOT_ATTEMPTED) from exc
-    except Exception as exc:
-        report.failed_in(exc)
-        raise JobFailed(f"{call} {report.describe(exc)}") from exc
-    finally:
-        report.fields["run_stdout"] = report.captured.getvalue()[printed_before:]
-        if is_flow:
-            from prefect.logging.handlers import APILogHandler
-
-            APILogHandler().flush()
-    if is_flow:
-        state = outcome
-        report.fields["flow_run_id"] = str(state.state_details.flow_run_id)
-        report.fields["state"] = {"type": state.type.value, "name": state.name, "message": state.message}
-        if not state.is_completed():
-            error = state.result(raise_on_failure=False)
-            if isinstance(error, BaseException):
-                report.failed_in(error)
-            detail = report.describe(error) if isinstance(error, BaseException) else state.message
-            raise JobFailed(f"the flow run of {call} ended {state.name}: {detail}")
-
-
-def separate_deployments(token: str) -> None:
-    """Name the deployments this process creates `<name>-<token>`: a deployment is known by
-    its flow's name and its own, the same (main/...) in every submission, so submissions
-    graded at the same time on one server would otherwise update each other's schedule."""
-    from prefect.client.orchestration._deployments.client import DeploymentAsyncClient, DeploymentClient
-
-    def renamed(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
-        if "name" in kwargs:
-            return args, {**kwargs, "name": f"{kwargs['name']}-{token}"}
-        return (args[0], f"{args[1]}-{token}", *args[2:]), kwargs
-
-    sync_create, async_create = DeploymentClient.create_deployment, DeploymentAsyncClient.create_deployment
-
-    def create(self, *args, **kwargs):
-        args, kwargs = renamed(args, kwargs)
-        return sync_create(self, *args, **kwargs)
-
-    async def create_async(self, *args, **kwargs):
-        args, kwargs = renamed(args, kwargs)
-        return await async_create(self, *args, **kwargs)
-
-    DeploymentClient.create_deployment, DeploymentAsyncClient.create_deployment = create, create_async
-
-
-def job_deployment(request: dict, report: Report) -> None:
-    load_module("homework", report.target, report)  # what `from homework import main` finds
-    module = load_module("deployment", report.target, report)
-    if not hasattr(module, "CRON"):
-        raise JobFailed("deployment.py has no CRON")
-    report.fields.update(cron=module.CRON, timezone=getattr(module, "TIMEZONE", None))
-    register = getattr(module, "register", None)
-    if register is None:
-        raise JobFailed("deployment.py has no register()")
-    separate_deployments(uuid.uuid4().hex[:8])
-    report.phase("calling register()")
-    try:
-        with report.student_code():
-            deployment_id = register()
-    except NotImplementedError as exc:
-        raise JobFailed("register() still raises NotImplementedError", NOT_ATTEMPTED) from exc
-    except Exception as exc:
-        raise JobFailed(f"register() {report.describe(exc)}") from exc
-    try:
-        report.fields["deployment_id"] = str(uuid.UUID(str(deployment_id)))
-    except ValueError:
-        raise JobFailed(f"register() returned {deployment_id!r}, not the id of the deployment") from None
-
-
-JOBS = {"get_paths": job_get_paths, "flow": job_flow, "deployment": job_deployment}
-
-
-def _load_sibling(name: str):
-    """A file beside this one (compat.py, relay.py), loaded by its path: the probe runs isolated."""
-    spec = importlib.util.spec_from_file_location(f"hw3_probe_{name}", Path(__file__).with_name(f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
+def _load_sibling(name: str):
+    """A file beside this one (compat.py, kit.py, relay.py), as module `hw3_<name>`."""
+    return _load(f"hw3_{name}", Path(__file__).with_name(f"{name}.py"))
+
+
 COMPAT = _load_sibling("compat")
+KIT = _load_sibling("kit")
 RELAY_ENV = "HW3_API_RELAY"  # inside the wall: "<socket>:<port>" of the grader's API (relay.py)
 
 
@@ -613,13 +336,14 @@ def main(argv: list[str]) -> int:
     set_limits(request.get("limits", {}))
     start_relay()
     COMPAT.install(request.get("compat", []))
+    jobs = _load("hw3_jobs", Path(request["jobs"]))  # the assignment's own code, before the guard
     guard = Guard(request.get("guard", {}))
     sys.addaudithook(guard)
     report = Report(Path(argv[2]), target, guard)
     try:
-        JOBS[request["job"]](request, report)
+        jobs.JOBS[request["job"]](request, report)
         report.fields.update(outcome="ok")
-    except JobFailed as exc:
+    except KIT.JobFailed as exc:
         report.fields.update(outcome=exc.outcome, reason=str(exc))
     report.fields["result_calls"] = [{**call, "file": Path(call["file"]).name} for call in COMPAT.RESULT_CALLS
                                      if _inside(call["file"], target)]

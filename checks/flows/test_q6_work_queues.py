@@ -3,9 +3,9 @@
 import secrets
 import shlex
 
-from checks.harness import api
-from checks.harness.grading import fail
-from checks.harness.runner import prefect_command, run_command
+from hw3.grading import prefect_api as api
+from hw3.grading.gradebook import fail
+from hw3.sandbox.runner import prefect_command, run_command
 
 
 def test_q6_command_lists_work_queues(grading, course):

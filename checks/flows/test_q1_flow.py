@@ -4,8 +4,8 @@ Part `flow`: judged from the server (the flow run of main(date=<course date>), i
 and logs) and from the code (what was written for Prefect 2). Part `answer`: answers.toml.
 """
 
-from checks.harness.grading import fail
-from checks.harness.measure import validation_mse
+from hw3.grading.gradebook import fail
+from hw3.grading.measure import validation_mse
 
 PART = "Q1.flow"
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from checks.harness import confine, relay
+from hw3.sandbox import confine, relay
 
 RELAY_ENV = "HW3_API_RELAY"  # "<socket>:<port>": the child's end of relay.py, inside the wall
 
@@ -233,22 +233,24 @@ def run_probe(
     target: Path,
     sandbox: Sandbox,
     *,
+    jobs: Path,
     timeout: float = TIMEOUT_S,
     memory_mb: int = MEMORY_MB,
     **request,
 ) -> ProbeResult:
-    """Run one probe job (see probe.py) on the submission in `target`."""
+    """Run the probe job `job` of the assignment's `jobs` file (see probe.py) on the
+    submission in `target`."""
     sandbox.prepare()
     request_file = sandbox.folder / f"{job}.request.json"
     result_file = sandbox.folder / f"{job}.result.json"
     guard = guard_spec(target, sandbox, request_file, result_file, request.get("months", {}).values())
-    request = {"job": job, "target": str(Path(target).resolve()), "guard": json.loads(json.dumps(guard, default=str)),
+    request = {"job": job, "jobs": str(Path(jobs).resolve()), "target": str(Path(target).resolve()), "guard": json.loads(json.dumps(guard, default=str)),
                "limits": {"memory_mb": memory_mb, "file_mb": FILE_MB}, **request}
     request_file.write_text(json.dumps(request), encoding="utf-8")
     result_file.unlink(missing_ok=True)
     started = time.monotonic()
     argv = [sys.executable, "-I", "-B", str(confine.inside("probe.py")), str(request_file), str(result_file)]
-    readable = [target, *request.get("months", {}).values()]
+    readable = [target, jobs, *request.get("months", {}).values()]
     returncode, _, stderr = _spawn(argv, sandbox, timeout, memory_mb, readable)
     seconds = time.monotonic() - started
     try:

@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from checks.harness.grading import fail, not_attempted
+from hw3.grading.gradebook import fail, not_attempted
 from hw3.catalogue import Catalogue, Question
 from hw3.stubs import answer_form
 

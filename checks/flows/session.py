@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from checks.harness import answers, api, cron, measure, migration
-from checks.harness.grading import NOT_ATTEMPTED, fail, figure_line, not_attempted, recorded
-from checks.harness.runner import ProbeResult, Sandbox, run_probe
+from checks.flows import migration
+from hw3.grading import answers, cron, measure
+from hw3.grading import prefect_api as api
+from hw3.grading.gradebook import NOT_ATTEMPTED, fail, figure_line, not_attempted, recorded
+from hw3.sandbox.runner import ProbeResult, Sandbox, run_probe
 from hw3 import oracle, settings
 from hw3.answer_key import AnswerKey
 from hw3.catalogue import Catalogue
@@ -41,6 +43,7 @@ def drop_a_zone(path: Path, column: str) -> str:
 
 
 # The runs, and the questions whose checks read them.
+JOBS_FILE = Path(__file__).with_name("jobs.py")  # what the probe runs (jobs.py)
 READERS = {
     "paths": {"Q2"},  # get_paths over the key's days
     "course": {"Q1", "Q2", "Q3"},  # main(date=<course date>) on the synthetic sample
@@ -153,7 +156,7 @@ class GradingSession:
         """The result of a run (started now if it was not yet)."""
         if name not in self._jobs:
             job, sandbox, request = self._spec(name)
-            self._jobs[name] = self._pool.submit(run_probe, job, self.target, sandbox, compat=self.compat, **request)
+            self._jobs[name] = self._pool.submit(run_probe, job, self.target, sandbox, jobs=JOBS_FILE, compat=self.compat, **request)
         return self._jobs[name].result() if wait else None
 
     def finished(self, name: str, part: str) -> ProbeResult:

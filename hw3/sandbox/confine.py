@@ -29,7 +29,7 @@ from pathlib import Path
 
 HARNESS = Path(__file__).resolve().parent
 INSIDE = Path("/opt/hw3-harness")  # where the probe's own files are, inside the wall
-HARNESS_FILES = ("probe.py", "compat.py", "relay.py")
+HARNESS_FILES = ("probe.py", "kit.py", "compat.py", "relay.py")
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 SYSTEM_ETC = ("/etc/hosts", "/etc/localtime", "/etc/nsswitch.conf", "/etc/ssl", "/etc/ca-certificates",
               "/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/passwd", "/etc/group")

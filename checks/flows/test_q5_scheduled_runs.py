@@ -1,6 +1,6 @@
 """Q5: the number of runs the server schedules in advance, counted on the test server."""
 
-from checks.harness.grading import fail
+from hw3.grading.gradebook import fail
 
 
 def test_q5_answer_scheduled_runs(grading, course):

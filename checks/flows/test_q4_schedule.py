@@ -3,8 +3,8 @@ is as good as an option "0 6 1 * *"), and register() puts a deployment on that s
 server (part `deployment`); q4 is right (part `answer`)."""
 
 
-from checks.harness import cron
-from checks.harness.grading import fail, not_attempted
+from hw3.grading import cron
+from hw3.grading.gradebook import fail, not_attempted
 
 
 def cron_option(expression, what: str, course) -> str | None:

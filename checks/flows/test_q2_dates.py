@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from checks.harness.grading import fail
+from hw3.grading.gradebook import fail
 
 SHOWN = 3  # wrong cases quoted in a failure
 

@@ -1,0 +1,181 @@
+"""The pytest plugin of the graded checks: `pytest checks/ [--assignment ID]` grades one
+assignment's submission and prints its grade table.
+
+checks/conftest.py registers it; an assignment outside this project is graded with
+`pytest DIR -p hw3.grading.plugin --assignment DIR`.
+
+Options:
+  --assignment ID|DIR     the assignment (default: flows, the 2022 homework)
+  --target DIR|NOTEBOOK   the submission (default: the assignment's homework folder);
+                          DIR/<ID> when DIR holds one, so `--target solutions` works for each
+  --results-json FILE     also write the grade as Gradescope's results.json
+  --prefect-api-url URL   use this running Prefect server instead of starting one
+  --answer-key FILE       grade with this answer key (default: the key shipped in the
+                          assignment's folder, else one built from its reference solution)
+
+An assignment's own conftest.py (checks/<ID>/conftest.py) provides the `grading` fixture:
+its session of child runs of the submission (hw3/sandbox/runner.py), against the server of
+the `prefect_api_url` fixture (hw3/server.py).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# The checks' own Prefect client must not read the user's profile: give it a home of its own
+# before anything imports Prefect.
+_PREFECT_HOME = tempfile.mkdtemp(prefix="hw3-checks-prefect-")
+atexit.register(shutil.rmtree, _PREFECT_HOME, ignore_errors=True)
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
+for _name in ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE"):
+    os.environ.pop(_name, None)
+
+from hw3 import answer_key, assignment as assignment_module, catalogue, layout  # noqa: E402
+from hw3.grading.gradebook import Gradebook, classify, part_of, question_of  # noqa: E402
+
+GRADEBOOK = pytest.StashKey[Gradebook]()
+ASSIGNMENT = pytest.StashKey[assignment_module.Assignment]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("hw3", "grading the homework")
+    group.addoption("--assignment", metavar="ID|DIR", help=f"the assignment to grade (default: {layout.DEFAULT_ASSIGNMENT})")
+    group.addoption("--target", metavar="DIR|NOTEBOOK", help="folder or .ipynb notebook to grade (default: the homework folder)")
+    group.addoption("--results-json", metavar="FILE", help="write the grade as Gradescope's results.json")
+    group.addoption("--prefect-api-url", metavar="URL", help="grade against this running Prefect server")
+    group.addoption("--answer-key", metavar="FILE", help="the answer key (default: the shipped key, else the reference's)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        chosen = assignment_module.load(config.getoption("--assignment"))
+    except Exception as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[ASSIGNMENT] = chosen
+    config.stash[GRADEBOOK] = Gradebook(chosen.catalogue)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Another assignment's checks are not collected."""
+    chosen = config.stash[ASSIGNMENT]
+    if collection_path.parent == layout.CHECKS_DIR and (collection_path / "catalogue.toml").is_file():
+        return collection_path.resolve() != chosen.folder or None
+    return None
+
+
+def _is_check(item: pytest.Item) -> bool:
+    return Path(item.path).resolve().is_relative_to(item.config.stash[ASSIGNMENT].folder)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    course = config.stash[ASSIGNMENT].catalogue
+
+    def stray(item: pytest.Item) -> bool:
+        qid = question_of(item.name)
+        return qid not in course.ids or part_of(item.name, course[qid]) is None
+
+    strays = [item.nodeid for item in items if _is_check(item) and stray(item)]
+    if strays:
+        raise pytest.UsageError(f"checks must be named test_q<N>_<part>_... after a part of the catalogue: {', '.join(strays)}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if _is_check(item) and (call.when == "call" or call.when == "setup" and report.outcome != "passed"):
+        status, reason = classify(call.excinfo)
+        item.config.stash[GRADEBOOK].record(question_of(item.name), item.name, status, reason)
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    path = session.config.getoption("--results-json")
+    if path:
+        from hw3.fsutil import atomic_write
+
+        atomic_write(Path(path), json.dumps(session.config.stash[GRADEBOOK].results_json(), indent=2) + "\n")
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    gradebook = config.stash[GRADEBOOK]
+    if gradebook.checks:
+        terminalreporter.section("grade")
+        for line in gradebook.report_lines():
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def assignment(request: pytest.FixtureRequest) -> assignment_module.Assignment:
+    return request.config.stash[ASSIGNMENT]
+
+
+@pytest.fixture(scope="session")
+def gradebook(request: pytest.FixtureRequest) -> Gradebook:
+    return request.config.stash[GRADEBOOK]
+
+
+@pytest.fixture(scope="session")
+def course(key: answer_key.AnswerKey, assignment) -> catalogue.Catalogue:
+    """The catalogue, with the options of the submission's variant."""
+    return key.catalogue(assignment.catalogue)
+
+
+@pytest.fixture(scope="session")
+def key(request: pytest.FixtureRequest, target: Path, assignment, gradebook) -> answer_key.AnswerKey:
+    """--answer-key, else the shipped key if there is one, else the reference solution's;
+    its row for the submission's student_id when the key has per-student variants."""
+    from hw3.grading import answers
+
+    shipped = assignment.folder / "key.json"  # in a student release
+    given = request.config.getoption("--answer-key") or (shipped if shipped.exists() else None)
+    if given:  # out of the submission's reach (hw3/sandbox/probe.py's guard)
+        from hw3.sandbox.runner import protect
+
+        protect(given)
+    full = answer_key.load(given) if given else answer_key.build_from_reference(assignment.root, str(assignment.folder))
+    student = answers.read(target, assignment.catalogue).student_id
+    problem = full.student_problem(student)
+    if problem:
+        gradebook.notes.append(problem)
+    return full.for_student(student)
+
+
+@pytest.fixture(scope="session")
+def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, assignment) -> Path:
+    """The folder to grade; a notebook is graded from a staging copy (hw3/grading/target.py)."""
+    from hw3.grading.target import resolve
+
+    given = request.config.getoption("--target")
+    if given and (Path(given) / assignment.id).is_dir():
+        given = str(Path(given) / assignment.id)
+    try:
+        return resolve(given, assignment.homework(), tmp_path_factory.mktemp("notebook"))
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.fixture(scope="session")
+def prefect_api_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The Prefect server the submission runs against: --prefect-api-url, else our own."""
+    from hw3.server import prefect_server
+
+    with prefect_server(request.config.getoption("--prefect-api-url"), tmp_path_factory.mktemp("prefect-server")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def grading_notes(gradebook, target):
+    """The notes every assignment's session adds: reduced confinement, and the roots that
+    reasons name relative to the submission."""
+    from hw3.sandbox import confine
+
+    gradebook.notes += [confine.reduced()] if confine.reduced() else []
+    gradebook.roots.update({str(target): "", str(layout.PROJECT_ROOT): ""})
+    return gradebook
