@@ -29,8 +29,9 @@ import secrets
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from hw3 import catalogue, settings
+from hw3 import catalogue, layout
 from hw3.errors import Hw3Error
+from hw3.fsutil import atomic_write
 from hw3.layout import assignment_dir
 
 FLOWS_JOBS = assignment_dir("flows") / "jobs.py"  # the 2022 homework's probe jobs, whose reference the key runs
@@ -120,11 +121,7 @@ class AnswerKey:
         return f"student_id {student_id!r} of answers.toml is not in the course's answer key: {default}; check the id against your handout"
 
     def save(self, path: str | os.PathLike) -> Path:
-        path = Path(path)
-        part = path.with_name(f".{path.name}.part")
-        part.write_text(json.dumps({"format": KEY_FORMAT, **asdict(self)}, indent=1) + "\n", encoding="utf-8")
-        os.replace(part, path)
-        return path
+        return atomic_write(path, json.dumps({"format": KEY_FORMAT, **asdict(self)}, indent=1) + "\n")
 
 
 def load(path: str | os.PathLike) -> AnswerKey:
@@ -149,7 +146,7 @@ def make(answers: dict[str, str], paths: dict[str, tuple[str, str]], *, taxi: st
     return key
 
 
-def build_from_reference(project_root: str | os.PathLike = settings.PROJECT_ROOT, assignment: str | None = None) -> AnswerKey:
+def build_from_reference(project_root: str | os.PathLike = layout.PROJECT_ROOT, assignment: str | None = None) -> AnswerKey:
     """The key of the course variant of an assignment (default: the first): the catalogue's
     answers, and the reference's get_paths table when the assignment grades one."""
     from hw3 import assignment as assignment_module

@@ -1,6 +1,6 @@
 """Download TLC trip files: from HW3_DATA_MIRROR first (a folder or a base URL), then from TLC.
 
-A download goes to a hidden `.NAME.part` file beside its target and is renamed into place
+A download goes to a hidden temporary file beside its target (hw3.fsutil.atomic_write), renamed into place
 only once it is complete and checked (a parquet file; the published sha256 where the
 manifest knows it). On any failure nothing is left behind.
 """
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from hw3 import settings
 from hw3.errors import Hw3Error
+from hw3.fsutil import atomic_write
 from hw3.tripdata import known_checksum, parse_month_file, read_parquet_schema, url
 
 CHUNK = 1 << 16
@@ -43,7 +44,6 @@ def fetch_file(file_name: str, dest_dir: str | os.PathLike, *, mirror: str | Non
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
     target = dest_dir / file_name
-    part = dest_dir / f".{file_name}.part"
     sources = []
     if mirror:
         is_url = "://" in mirror
@@ -51,20 +51,12 @@ def fetch_file(file_name: str, dest_dir: str | os.PathLike, *, mirror: str | Non
     sources.append(url(taxi, year, month))
     tried = []
     for source in sources:
+        fill = (lambda out, s=source: _copy(s, out)) if isinstance(source, Path) else \
+            (lambda out, s=source: _download(s, out, file_name, progress))
         try:
-            try:
-                if isinstance(source, Path):
-                    _copy(source, part)
-                else:
-                    _download(source, part, file_name, progress)
-            except _Miss as miss:
-                tried.append(f"{source} ({miss})")
-                continue
-            _verify(part, file_name, source)
-            os.replace(part, target)
-            return target
-        finally:
-            part.unlink(missing_ok=True)
+            return atomic_write(target, fill, binary=True, check=lambda written, s=source: _verify(written, file_name, s))
+        except _Miss as miss:
+            tried.append(f"{source} ({miss})")
     raise NotAvailable(
         f"{file_name}: could not download it; tried " + "; ".join(tried) + ". Check the month "
         "(TLC publishes a month about two months later), set HW3_DATA_MIRROR to a folder or URL "
@@ -93,16 +85,17 @@ def _is_valid(path: Path, name: str) -> bool:
     return True
 
 
-def _copy(source: Path, part: Path) -> None:
+def _copy(source: Path, out) -> None:
     if not source.is_file():
         raise _Miss("not in the mirror folder")
-    shutil.copyfile(source, part)
+    with open(source, "rb") as handle:
+        shutil.copyfileobj(handle, out, CHUNK)
 
 
-def _download(source: str, part: Path, file_name: str, progress: bool) -> None:
+def _download(source: str, out, file_name: str, progress: bool) -> None:
     request = urllib.request.Request(source, headers={"User-Agent": "hw3-course-tools"})
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response, open(part, "wb") as out:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
             length = response.headers.get("Content-Length")
             expected = int(length) if length and length.isdigit() else None
             received = _stream(response, out, expected, file_name, progress)

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import IO
 
 
-def atomic_write(path: str | os.PathLike, content: str | bytes | Callable[[IO], None], *, binary: bool = False) -> Path:
+def atomic_write(path: str | os.PathLike, content: str | bytes | Callable[[IO], None], *, binary: bool = False,
+                 check: Callable[[Path], None] | None = None) -> Path:
     """Write `content` (text, bytes, or a function that writes to an open file) to a
-    temporary file beside `path`, then rename it into place: `path` is never half-written."""
+    temporary file beside `path`, then rename it into place: `path` is never half-written.
+    `check(temporary)` may refuse the written file (by raising) before it takes `path`'s place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     binary = binary or isinstance(content, bytes)
@@ -23,6 +25,8 @@ def atomic_write(path: str | os.PathLike, content: str | bytes | Callable[[IO], 
             else:
                 out.write(content)
         os.chmod(temporary, 0o644)
+        if check is not None:
+            check(Path(temporary))
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -34,9 +34,9 @@ from pathlib import Path
 
 from hw3 import layout, settings
 from hw3.errors import Hw3Error
+from hw3.fsutil import atomic_write
 
 NOTEBOOK_FILE = "homework.ipynb"
-COHORT_TIMEOUT_S = float(os.environ.get("HW3_COHORT_TIMEOUT_S") or 1800)  # one submission's whole grading
 
 
 def register(subparsers) -> None:
@@ -161,10 +161,10 @@ def grade_one(name: str, target: Path, out: Path, api_url: str, extra: list[str]
     with open(out / "output.txt", "wb") as output:
         try:
             subprocess.run(argv, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-                           timeout=COHORT_TIMEOUT_S, check=False)
+                           timeout=settings.current().cohort_timeout_s, check=False)
             problem = None
         except subprocess.TimeoutExpired:
-            problem = f"the checks did not finish within {COHORT_TIMEOUT_S:g} s (HW3_COHORT_TIMEOUT_S)"
+            problem = f"the checks did not finish within {settings.current().cohort_timeout_s:g} s (HW3_COHORT_TIMEOUT_S)"
     seconds = time.monotonic() - started
     shutil.rmtree(work, ignore_errors=True)
     try:
@@ -276,9 +276,7 @@ def common_causes(graded: list[Graded]) -> list[str]:
 def _write_csv(path: Path, graded: list[Graded], course) -> None:
     """student, Q1..Qn, total, problem, then the reason of every question that lost points;
     written whole through a temporary file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
-    with open(part, "w", newline="", encoding="utf-8") as handle:
+    def write(handle) -> None:
         writer = csv.writer(handle)
         writer.writerow(["student", *(q.id for q in course.questions), "total", "problem",
                          *(f"{q.id} reason" for q in course.questions)])
@@ -286,4 +284,5 @@ def _write_csv(path: Path, graded: list[Graded], course) -> None:
             scores = [g.scores.get(q.id, "") if g.total is not None else "" for q in course.questions]
             reasons = [g.reasons.get(q.id, "") for q in course.questions]
             writer.writerow([g.student, *scores, "" if g.total is None else g.total, g.problem or "", *reasons])
-    os.replace(part, path)
+
+    atomic_write(path, write)

@@ -48,8 +48,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from hw3 import settings
+from hw3 import layout, settings
 from hw3.errors import Hw3Error
+from hw3.fsutil import atomic_write
 from hw3.layout import assignment_dir
 
 FLOWS_JOBS = assignment_dir("flows") / "jobs.py"  # the 2022 homework's probe jobs, whose reference the key runs
@@ -87,7 +88,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--months", help="range of the students' dates, YYYY-MM..YYYY-MM (default: March..December of the course year)")
     parser.add_argument("--handout", type=Path, help="the students' handout CSV (default with --variants: handout.csv)")
     parser.add_argument("--prefect-api-url", metavar="URL", help="use this running Prefect server instead of starting one")
-    parser.add_argument("--project", type=Path, default=settings.PROJECT_ROOT, help="project with solutions/ (default: %(default)s)")
+    parser.add_argument("--project", type=Path, default=layout.PROJECT_ROOT, help="project with solutions/ (default: %(default)s)")
     parser.set_defaults(run=run)
 
 
@@ -291,10 +292,7 @@ def _write_instructor_key(document: dict, out: Path | None) -> None:
         text = tomli_w.dumps(document)
     else:
         text = _plain(document)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    part = out.with_name(f".{out.name}.part")
-    part.write_text(text, encoding="utf-8")
-    part.replace(out)
+    atomic_write(out, text)
     print(f"instructor key: {out}", file=sys.stderr)
 
 

@@ -178,23 +178,23 @@ def release(project_root: Path, dest: Path, *, force: bool = False, key_file: Pa
 
 
 def run(args: argparse.Namespace) -> int:
-    from hw3 import settings
+    from hw3 import layout
 
     key_file = Path(args.answer_key) if args.answer_key else None
     if args.gradescope:
         from hw3 import answer_key, gradescope
 
         with tempfile.TemporaryDirectory() as scratch:
-            key = key_file or answer_key.build_from_reference(settings.PROJECT_ROOT).save(Path(scratch) / "key.json")
+            key = key_file or answer_key.build_from_reference(layout.PROJECT_ROOT).save(Path(scratch) / "key.json")
             if not answer_key.load(key).has_answers:
                 raise Hw3Error(f"{key}: a key without answers (a student release's); give the instructor's key")
-            zip_path = gradescope.bundle(settings.PROJECT_ROOT, Path(key), Path(args.gradescope))
+            zip_path = gradescope.bundle(layout.PROJECT_ROOT, Path(key), Path(args.gradescope))
         print(f"wrote the Gradescope autograder to {zip_path}: upload it as the assignment's autograder (zip)")
         if not args.dest:
             return 0
     if not args.dest:
         raise Hw3Error("give DEST (the student repository to write), or --gradescope FILE")
-    dest = release(settings.PROJECT_ROOT, Path(args.dest), force=args.force, key_file=key_file)
+    dest = release(layout.PROJECT_ROOT, Path(args.dest), force=args.force, key_file=key_file)
     files = [path for path in dest.rglob("*") if path.is_file()]
     size = sum(path.stat().st_size for path in files)
     print(f"wrote the student release to {dest}: {len(files)} files, {size / 1024:.0f} KiB")

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import httpx
 
+from hw3 import settings
 from hw3.errors import Hw3Error
 
-STARTUP_TIMEOUT_S = float(os.environ.get("HW3_CHECK_SERVER_TIMEOUT_S") or 180)
 LOG_TAIL = 2000  # characters of the server's log quoted when it does not start
 
 
@@ -40,8 +40,9 @@ class PrefectServer:
         self.process: subprocess.Popen | None = None
         self.api_url: str | None = None
 
-    def start(self, timeout: float = STARTUP_TIMEOUT_S) -> str:
+    def start(self, timeout: float | None = None) -> str:
         """Start the server and wait until it is healthy; return its API URL."""
+        timeout = timeout or settings.current().check_server_timeout_s
         self.home.mkdir(parents=True, exist_ok=True)
         port = _free_port()
         env = {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_")}

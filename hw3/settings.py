@@ -1,36 +1,62 @@
-"""Where things live, and the environment variables that move them."""
+"""The package's settings: every HW3_* environment variable, read in one place.
+
+`current()` reads them afresh (a test or a parent process may change the environment), as a
+pydantic-settings object; an empty variable counts as unset.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from hw3.layout import MANIFEST_FILE, PROJECT_ROOT  # noqa: F401  (where they were before layout.py)
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # A fresh SQLite database makes Prefect's temporary server take 20-30 s to start on a
 # small machine; Prefect's default startup timeout of 20 s is too short for that.
 PREFECT_STARTUP_TIMEOUT_S = "120"
 
 
+class Settings(BaseSettings):
+    """HW3_<NAME> for each field <name>."""
+
+    model_config = SettingsConfigDict(env_prefix="HW3_", env_ignore_empty=True, extra="ignore")
+
+    data_dir: Path = Path("data")  # where the monthly trip files are read from
+    models_dir: Path = Path("models")  # where the flow saves its artifacts
+    data_mirror: str | None = None  # a folder or base URL tried before TLC's own URL
+    tlc_url_template: str | None = None  # replaces the manifest's TLC URL (tests: a local server)
+    cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "hw3")  # sample months kept between runs
+    cohort: bool = False  # the checks grade one submission of `hw3 grade --cohort`
+    cohort_timeout_s: float = 1800  # one submission's whole grading in a cohort
+    check_timeout_s: float = 300  # one child of the checks
+    check_memory_mb: int = 6144
+    check_file_mb: int = 512  # the largest file a child may write
+    check_server_timeout_s: float = 180  # the checks' Prefect server's start
+    check_protect: str = ""  # os.pathsep-separated paths no child may read (a key, a cohort)
+    unconfined: bool = False  # children without the operating system's wall (to compare costs)
+
+
+def current() -> Settings:
+    return Settings()
+
+
 def data_dir() -> Path:
-    """Where the monthly trip files are read from: HW3_DATA_DIR, else ./data."""
-    return Path(os.environ.get("HW3_DATA_DIR") or "data")
+    return current().data_dir
 
 
 def models_dir() -> Path:
-    """Where the flow saves its artifacts: HW3_MODELS_DIR, else ./models."""
-    return Path(os.environ.get("HW3_MODELS_DIR") or "models")
+    return current().models_dir
 
 
 def data_mirror() -> str | None:
-    """HW3_DATA_MIRROR: a directory or base URL tried before TLC's own URL."""
-    return os.environ.get("HW3_DATA_MIRROR") or None
+    return current().data_mirror
 
 
 def in_cohort() -> bool:
-    """HW3_COHORT: the checks grade one submission of `hw3 grade --cohort` (an instructor's run:
-    no advice meant for a student at their own data folder)."""
-    return bool(os.environ.get("HW3_COHORT"))
+    """The checks grade one submission of `hw3 grade --cohort` (an instructor's run: no
+    advice meant for a student at their own data folder)."""
+    return current().cohort
 
 
 def prefect_environment() -> None:

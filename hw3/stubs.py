@@ -10,9 +10,7 @@ A line `# %%` (Python) or `<!-- cell -->` (markdown) marks where a notebook cell
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 import textwrap
 from pathlib import Path
 from string import Template
@@ -20,6 +18,7 @@ from string import Template
 from hw3 import catalogue as catalogue_module, layout
 from hw3.catalogue import Catalogue, Question
 from hw3.errors import Hw3Error
+from hw3.fsutil import atomic_write
 from hw3.tripdata import trip_type
 
 TEMPLATES_DIR = layout.assignment_dir() / "templates"  # the default assignment's
@@ -161,16 +160,7 @@ def write(project: Path, cat: Catalogue | None = None) -> list[str]:
     written = []
     files = rendered_files(cat)
     for relative in out_of_date(project, cat):
-        path = project / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(files[relative])
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        atomic_write(project / relative, files[relative])
         written.append(relative)
     return written
 

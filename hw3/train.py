@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hw3 import settings
+from hw3 import layout, settings
 from hw3.errors import Hw3Error
 from hw3.project import FLOW_FILES, flow_file, load_module, paths_for
 
@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__.splitlines()[0],
     )
     parser.add_argument("--date", help="the flow's date, YYYY-MM-DD (default: the course date, 2021-08-15)")
-    parser.add_argument("--project", type=Path, default=settings.PROJECT_ROOT,
+    parser.add_argument("--project", type=Path, default=layout.PROJECT_ROOT,
                         help="the project folder holding solutions/ or homework/ (default: %(default)s)")
     parser.add_argument("--sample-rows", type=int, metavar="N",
                         help="trips per synthetic month, if a month has to be made up")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from hw3 import settings
+from hw3 import layout, settings
 from hw3.errors import Hw3Error
 
 # Set to point every download at another server (the tests use a local one).
@@ -43,8 +43,8 @@ def _load_manifest(path: Path) -> dict:
 
 
 def manifest() -> dict:
-    """The parsed data manifest (settings.MANIFEST_FILE)."""
-    return _load_manifest(Path(settings.MANIFEST_FILE))
+    """The parsed data manifest (layout.MANIFEST_FILE)."""
+    return _load_manifest(Path(layout.MANIFEST_FILE))
 
 
 def trip_type(name: str) -> TripType:
@@ -78,7 +78,7 @@ def parse_month_file(name: str) -> tuple[str, int, int]:
 
 def url(taxi: str, year: int, month: int) -> str:
     """Where TLC publishes a month's file (HW3_TLC_URL_TEMPLATE overrides the manifest)."""
-    template = os.environ.get(URL_TEMPLATE_ENV) or trip_type(taxi).url_template
+    template = settings.current().tlc_url_template or trip_type(taxi).url_template
     return template.format(taxi=taxi, year=int(year), month=int(month))
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from hw3.catalogue import Catalogue
 from hw3.errors import Hw3Error
+from hw3.fsutil import atomic_write
 
 OPTION_COUNT = 4
 DAY_OF_MONTH = 15  # like the course date, 2021-08-15
@@ -134,14 +135,12 @@ HANDOUT_COLUMNS = ("student_id", "date", "training_month", "validation_month", "
 
 def write_handout(path: str | os.PathLike, rows: list[dict[str, str]]) -> Path:
     """Write the students' handout CSV (HANDOUT_COLUMNS; options joined by " | ")."""
-    path = Path(path)
-    part = path.with_name(f".{path.name}.part")
-    with open(part, "w", newline="", encoding="utf-8") as handle:
+    def write(handle) -> None:
         writer = csv.DictWriter(handle, fieldnames=HANDOUT_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(part, path)
-    return path
+
+    return atomic_write(path, write)
 
 
 def ensure_sample_as(folder: str | os.PathLike, taxi: str, year: int, month: int, rows: int) -> Path:
@@ -165,7 +164,4 @@ def ensure_sample_as(folder: str | os.PathLike, taxi: str, year: int, month: int
     table = pq.read_table(source)
     renamed = table.rename_columns([names.get(c, c) for c in table.column_names])
     table = renamed.replace_schema_metadata(table.schema.metadata)  # keeps the sample's mark
-    part = target.with_name(f".{target.name}.part")
-    pq.write_table(table, part, compression="zstd")
-    os.replace(part, target)
-    return target
+    return atomic_write(target, lambda out: pq.write_table(table, out, compression="zstd"), binary=True)

@@ -69,7 +69,7 @@ def sample_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def reference() -> ModuleType:
     """The reference solution, solutions/homework.py."""
-    from hw3.settings import PROJECT_ROOT
+    from hw3.layout import PROJECT_ROOT
     from hw3.project import load_module
 
     return load_module(PROJECT_ROOT / "solutions" / "homework.py", "reference_homework")

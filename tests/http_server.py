@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hw3.sample import CACHE_ENV
-from hw3.settings import PROJECT_ROOT
+from hw3.layout import PROJECT_ROOT
 from hw3.tripdata import URL_TEMPLATE_ENV
 
 GREEN_DIR = PROJECT_ROOT.parent / "shared" / "data"  # real TLC files, beside the project

@@ -11,7 +11,7 @@ import pytest
 
 from hw3 import answer_key, catalogue
 from hw3.errors import Hw3Error
-from hw3.settings import PROJECT_ROOT
+from hw3.layout import PROJECT_ROOT
 
 # Worked out by hand: train = two months before, validation = one month before.
 HAND_TABLE = {

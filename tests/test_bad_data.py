@@ -20,7 +20,7 @@ from http_server import tlc_server  # noqa: F401 (a fixture: a local stand-in fo
 from submissions import SOLUTIONS, grade
 
 from hw3 import catalogue
-from hw3.settings import PROJECT_ROOT
+from hw3.layout import PROJECT_ROOT
 
 BAD_MONTH = "fhv_tripdata_2021-06.parquet"
 GOOD_MONTH = "fhv_tripdata_2021-07.parquet"

@@ -17,7 +17,7 @@ from hw3.grading.gradebook import FAILED, NOT_ATTEMPTED, NOT_RUN, PASSED, SKIPPE
 from submissions import FLOWS_JOBS
 from hw3.sandbox.runner import Sandbox, run_probe
 from hw3 import catalogue
-from hw3.settings import PROJECT_ROOT
+from hw3.layout import PROJECT_ROOT
 
 COURSE = catalogue.load()
 

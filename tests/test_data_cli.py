@@ -14,7 +14,7 @@ from http_server import tlc_server as server  # noqa: F401 (a fixture)
 
 from hw3 import data, fetch, sample
 from hw3.errors import Hw3Error
-from hw3.settings import PROJECT_ROOT
+from hw3.layout import PROJECT_ROOT
 
 GREEN_JAN = GREEN_DIR / "green_tripdata_2021-01.parquet"
 needs_green = pytest.mark.skipif(not GREEN_JAN.is_file(), reason="needs the real green files in ../shared/data")

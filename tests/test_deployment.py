@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hw3.settings import PROJECT_ROOT
+from hw3.layout import PROJECT_ROOT
 from hw3.project import load_module
 
 

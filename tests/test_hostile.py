@@ -20,7 +20,7 @@ import pytest
 from submissions import FLOWS_JOBS
 from hw3.sandbox import confine
 from hw3.sandbox.runner import PROTECT_ENV, Sandbox, run_probe
-from hw3.settings import PROJECT_ROOT
+from hw3.layout import PROJECT_ROOT
 
 
 def probe(tmp_path: Path, homework: str, job: str = "get_paths", **request):

@@ -13,7 +13,7 @@ import pytest
 from sklearn.feature_extraction import DictVectorizer
 
 from hw3 import oracle
-from hw3.settings import PROJECT_ROOT
+from hw3.layout import PROJECT_ROOT
 from hw3.tripdata import trip_type
 
 REFERENCE_DV = PROJECT_ROOT.parent / "shared" / "reference" / "dv-2021-08-15.pkl"

@@ -20,7 +20,7 @@ from sklearn.linear_model import LinearRegression
 
 from hw3 import oracle
 from hw3.sample import is_sample, write_sample_month
-from hw3.settings import PROJECT_ROOT
+from hw3.layout import PROJECT_ROOT
 from http_server import tlc_server  # noqa: F401 (a fixture: a local stand-in for TLC's web server)
 
 COURSE_DATE = "2021-08-15"

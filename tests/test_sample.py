@@ -18,7 +18,7 @@ import pytest
 
 from hw3 import oracle, sample
 from hw3.errors import Hw3Error
-from hw3.settings import PROJECT_ROOT
+from hw3.layout import PROJECT_ROOT
 
 REFERENCE_DV = PROJECT_ROOT.parent / "shared" / "reference" / "dv-2021-08-15.pkl"
 GREEN_JAN = PROJECT_ROOT.parent / "shared" / "data" / "green_tripdata_2021-01.parquet"

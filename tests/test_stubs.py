@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from hw3 import catalogue, stubs
-from hw3.settings import PROJECT_ROOT
+from hw3.layout import PROJECT_ROOT
 
 CATALOGUE = catalogue.load()
 RENDERED = ("homework/homework.py", "homework/deployment.py", "homework/answers.toml", "HOMEWORK.md")

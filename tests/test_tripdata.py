@@ -11,7 +11,7 @@ import pytest
 
 from hw3 import tripdata
 from hw3.errors import Hw3Error
-from hw3.settings import PROJECT_ROOT
+from hw3.layout import PROJECT_ROOT
 
 GREEN_DIR = PROJECT_ROOT.parent / "shared" / "data"
 GREEN_FILES = sorted(GREEN_DIR.glob("green_tripdata_*.parquet"))

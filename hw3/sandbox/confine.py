@@ -27,6 +27,8 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+from hw3 import settings
+
 HARNESS = Path(__file__).resolve().parent
 INSIDE = Path("/opt/hw3-harness")  # where the probe's own files are, inside the wall
 HARNESS_FILES = ("probe.py", "kit.py", "compat.py", "relay.py")
@@ -36,13 +38,13 @@ SYSTEM_ETC = ("/etc/hosts", "/etc/localtime", "/etc/nsswitch.conf", "/etc/ssl", 
 PIDS_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
 REDUCED = ("the checks run your code without the operating system's sandbox (bubblewrap cannot run here): "
            "only an audit hook keeps it from the rest of this machine")
-DISABLE_ENV = "HW3_UNCONFINED"  # set: run children with the audit hook only (e.g. to compare costs)
+DISABLE_ENV = "HW3_UNCONFINED"  # set: run children with the audit hook only (hw3.settings: `unconfined`)
 
 
 @functools.cache
 def bwrap() -> str | None:
     """The bwrap program, if it can make a sandbox here (checked once)."""
-    if os.environ.get(DISABLE_ENV) or not sys.platform.startswith("linux"):
+    if settings.current().unconfined or not sys.platform.startswith("linux"):
         return None
     candidates = []
     try:

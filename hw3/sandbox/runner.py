@@ -25,14 +25,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from hw3 import settings
 from hw3.sandbox import confine, relay
 
 RELAY_ENV = "HW3_API_RELAY"  # "<socket>:<port>": the child's end of relay.py, inside the wall
 
 # Limits of one child process; the environment variables override them.
-TIMEOUT_S = float(os.environ.get("HW3_CHECK_TIMEOUT_S") or 300)
-MEMORY_MB = int(os.environ.get("HW3_CHECK_MEMORY_MB") or 6144)
-FILE_MB = int(os.environ.get("HW3_CHECK_FILE_MB") or 512)  # the largest file a child may write
+TIMEOUT_S = settings.current().check_timeout_s
+MEMORY_MB = settings.current().check_memory_mb
+FILE_MB = settings.current().check_file_mb  # the largest file a child may write
 PROCESS_LIMIT = 128  # processes (and threads) of one child and all it starts
 OUTPUT_TAIL = 20_000  # characters of a child's stdout and stderr read back (its end)
 
@@ -134,7 +135,7 @@ def protect(path: str | os.PathLike) -> None:
 
 def protected_paths() -> list[Path]:
     """What `protect()` and HW3_CHECK_PROTECT name."""
-    given = [Path(p).resolve() for p in os.environ.get(PROTECT_ENV, "").split(os.pathsep) if p]
+    given = [Path(p).resolve() for p in settings.current().check_protect.split(os.pathsep) if p]
     return sorted({*given, *_protected})
 
 
