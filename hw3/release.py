@@ -9,7 +9,7 @@ data manifest, `pyproject.toml`, a `tox.ini` with the students' environments, `.
 and a README for students.
 
 What does not: `solutions/`, `tests/`, CI files, the instructors' README, the instructor
-modules. `hw3.oracle` ships: the checks compute the expected sample MSE with it, and it is
+modules. `checks/flows/oracle.py` ships: the checks compute the expected sample MSE with it, and it is
 the pipeline the stub already gives (its helpers without Prefect), not an answer.
 
 The release is built in a temporary folder beside DEST and renamed into place when it is

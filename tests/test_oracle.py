@@ -1,4 +1,4 @@
-"""hw3.oracle: the course pipeline without Prefect, checked on trips whose figures are
+"""checks.flows.oracle: the course pipeline without Prefect, checked on trips whose figures are
 worked out by hand, across trip types and ID types, and against the published 2022
 DictVectorizer."""
 
@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from sklearn.feature_extraction import DictVectorizer
 
-from hw3 import oracle
+from checks.flows import oracle
 from hw3.layout import PROJECT_ROOT
 from hw3.tripdata import trip_type
 

@@ -6,7 +6,7 @@ import re
 import shutil
 
 from checks.flows.session import drop_a_zone
-from hw3 import oracle
+from checks.flows import oracle
 from hw3.sample import DEFAULT_ROWS, ensure_sample_month
 from hw3.layout import PROJECT_ROOT
 

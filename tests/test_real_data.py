@@ -1,5 +1,5 @@
 """The reference flow on real TLC trips: the green-taxi files in ../shared/data, renamed to
-FHV columns and file names, must give the same figures as hw3.oracle and as a plain
+FHV columns and file names, must give the same figures as checks.flows.oracle and as a plain
 pandas + scikit-learn computation written out below. The files' quirks (a few trips stamped
 2008/2009, int32 location IDs from 2023-02 on) are kept."""
 
@@ -14,7 +14,7 @@ import pytest
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LinearRegression
 
-from hw3 import oracle
+from checks.flows import oracle
 from hw3.tripdata import trip_type
 from http_server import GREEN_DIR
 GREEN, FHV = trip_type("green"), trip_type("fhv")

@@ -1,5 +1,5 @@
 """The reference flow (solutions/homework.py) on the test session's Prefect server: its
-artifacts, its state and logs on the server, its figures against hw3.oracle; and `hw3 train`,
+artifacts, its state and logs on the server, its figures against checks.flows.oracle; and `hw3 train`,
 which fetches the months (mirror, TLC, else a synthetic sample) and runs the flow."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import time_machine
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LinearRegression
 
-from hw3 import oracle
+from checks.flows import oracle
 from hw3.sample import is_sample, write_sample_month
 from hw3.layout import PROJECT_ROOT
 from http_server import tlc_server  # noqa: F401 (a fixture: a local stand-in for TLC's web server)

@@ -8,18 +8,19 @@ each runs once: those that the selected checks read.
 from __future__ import annotations
 
 import datetime
-from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 
 import pytest
 
 from checks.flows import migration
-from hw3.grading import answers, cron, measure
+from hw3.grading import cron, measure
 from hw3.grading import prefect_api as api
-from hw3.grading.gradebook import NOT_ATTEMPTED, fail, figure_line, not_attempted, recorded
-from hw3.sandbox.runner import ProbeResult, Sandbox, run_probe
-from hw3 import oracle, settings
+from hw3.grading.gradebook import fail, figure_line
+from hw3.grading.session import Session
+from hw3.sandbox.runner import ProbeResult, Sandbox
+from checks.flows import oracle
+from hw3 import settings
 from hw3.answer_key import AnswerKey
 from hw3.catalogue import Catalogue
 from hw3.errors import Hw3Error
@@ -43,7 +44,6 @@ def drop_a_zone(path: Path, column: str) -> str:
 
 
 # The runs, and the questions whose checks read them.
-JOBS_FILE = Path(__file__).with_name("jobs.py")  # what the probe runs (jobs.py)
 READERS = {
     "paths": {"Q2"},  # get_paths over the key's days
     "course": {"Q1", "Q2", "Q3"},  # main(date=<course date>) on the synthetic sample
@@ -53,19 +53,15 @@ READERS = {
 }
 
 
-class GradingSession:
+class GradingSession(Session):
+    READERS = READERS
+    JOBS_FILE = Path(__file__).with_name("jobs.py")
+
     def __init__(self, target: Path, key: AnswerKey, course: Catalogue, api_url: str, folder: Path):
-        self.target = Path(target).resolve()
-        self.key = key
-        self.course = course
-        self.api_url = api_url
-        self.folder = Path(folder)
-        self.answers = answers.read(self.target, course)
+        super().__init__(target, key, course, api_url, folder)
         self.findings = migration.scan(self.target)
         self.compat = migration.compat_flags(self.findings, self.target)
-        self._jobs: dict[str, Future[ProbeResult]] = {}
         self._records: dict[str, api.FlowRunRecord] = {}
-        self._pool = ThreadPoolExecutor(max_workers=5, thread_name_prefix="hw3-probe")
         self.real_files_problem: str | None = None
         self.dropped_feature: str | None = None  # a training month's zone the validation sample lacks
 
@@ -126,15 +122,12 @@ class GradingSession:
 
     # -- child runs ---------------------------------------------------------------------
 
-    def sandbox(self, name: str, data_files: tuple[Path, ...] = ()) -> Sandbox:
-        return Sandbox(self.folder / "runs" / name, self.api_url, data_files, self.key.taxi)
-
     def months(self, day: str, folder: Path | None = None) -> dict[str, Path]:
         """{"train": file, "val": file} of the run for `day`: the sample months, else in `folder`."""
         folder = folder or self.sample_dir
         return dict(zip(("train", "val"), (folder / name for name in self.expected_files(day))))
 
-    def _spec(self, name: str) -> tuple[str, Sandbox, dict]:
+    def spec(self, name: str) -> tuple[str, Sandbox, dict]:
         """(probe job, sandbox, request) of the run called `name`."""
         if name == "paths":
             request = {"dates": sorted(self.key.paths), "frozen_days": list(self.key.frozen_days)}
@@ -146,36 +139,14 @@ class GradingSession:
         request = {"frozen_day": day} if name == "today" else {"date": day}
         return "flow", self.sandbox(name, tuple(months.values())), {**request, "months": {k: str(v) for k, v in months.items()}}
 
-    def start(self, questions: set[str]) -> None:
-        """Start, in parallel, the runs that the checks of `questions` read."""
-        for name, readers in READERS.items():
-            if readers & questions and (name != "real" or self.real_files):
-                self.run(name, wait=False)
+    def wanted(self, name: str) -> bool:
+        return name != "real" or bool(self.real_files)
 
-    def run(self, name: str, wait: bool = True) -> ProbeResult | None:
-        """The result of a run (started now if it was not yet)."""
-        if name not in self._jobs:
-            job, sandbox, request = self._spec(name)
-            self._jobs[name] = self._pool.submit(run_probe, job, self.target, sandbox, jobs=JOBS_FILE, compat=self.compat, **request)
-        return self._jobs[name].result() if wait else None
-
-    def finished(self, name: str, part: str) -> ProbeResult:
-        """The result of a run that went through; the check of `part` ("Q3.artifacts") ends
-        here otherwise: with the reason when the run stopped in that part's code, else with
-        a pointer to the part that it did stop in (which says why, once)."""
-        result = self.run(name)
-        if result.outcome == NOT_ATTEMPTED:
-            not_attempted(result.reason)
-        if not result.ok:
-            charged = self.charge_of(result) if result.job == "flow" else part
-            if charged == part:
-                fail(result.reason)
-            fail(f"not seen: {result.reason} (the part of {charged.replace('.', ' (')}))")
-        return result
-
-    def charge_of(self, result: ProbeResult) -> str:
+    def charge_of(self, result: ProbeResult, part: str) -> str:
         """The part a failed flow run is charged to, by where in the submission it raised:
         in get_paths, Q2's; on a line that saves a file, Q3's; else Q1's (the flow)."""
+        if result.job != "flow":
+            return part
         where = result.data.get("failure") or {}
         code = where.get("code", "")
         if where.get("function") == "get_paths" or not where and "get_paths" in str(result.data.get("phase")):
@@ -230,25 +201,6 @@ class GradingSession:
         """Where run `name` must have saved its model ("model") or DictVectorizer ("dv")."""
         suffix = {"model": "bin", "dv": "b"}[kind]
         return self.sandbox(name).models_dir / f"{kind}-{day}.{suffix}"
-
-    def check_choice(self, question, wrong: str) -> None:
-        """Fail unless the student's answer to a choice question is the key's option. For a
-        question whose options are the variant's own (Q2, Q3), a failure also says when the
-        submission is graded against the default variant (student_id missing or unknown)."""
-        problem = self.key.student_problem(self.answers.student_id) if question.key in self.key.options else None
-        if problem:  # their answer may be an option of their own variant, not of the default's
-            option = question.normalise(self.answers.value(question))
-        else:
-            option = self.answers.option(question)
-        self.graded_by_the_instructor(question, option)
-        if not self.key.answer_is(question.key, option):
-            fail(f"{question.key} = {option!r} {wrong}" + (f" ({problem})" if problem else ""))
-
-    def graded_by_the_instructor(self, question, option) -> None:
-        """Without the instructor's answer key (a student release), an answer of the right
-        form ends its check here: recorded, graded by the instructor."""
-        if not self.key.has_answers:
-            recorded(f"{question.key} = {option!r}, graded by your instructor")
 
     def schedule_problem(self) -> str | None:
         """Why the deployment register() made is not on the expected schedule (None: it is)."""
@@ -312,6 +264,3 @@ class GradingSession:
                 f"come from them (`hw3 data fetch {self.key.date}` downloads them)"
             )
         return lines
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
