@@ -1,0 +1,99 @@
+"""What every assignment's grading session shares: the submission, its answers, the key, the
+server, and child runs of the submission that start together and each run once.
+
+An assignment's session (checks/<ID>/session.py) subclasses `Session`: `READERS` maps a run's
+name to the questions whose checks read it, and `spec(name)` says what the run is (a probe
+job of the assignment's jobs file, its sandbox and its request).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from hw3.answer_key import AnswerKey
+from hw3.catalogue import Catalogue
+from hw3.grading import answers
+from hw3.grading.gradebook import NOT_ATTEMPTED, fail, not_attempted, recorded
+from hw3.sandbox.runner import ProbeResult, Sandbox, run_probe
+
+
+class Session:
+    READERS: dict[str, set[str]] = {}  # run name -> the questions whose checks read it
+    JOBS_FILE: Path  # the assignment's jobs.py
+
+    def __init__(self, target: Path, key: AnswerKey, course: Catalogue, api_url: str, folder: Path):
+        self.target = Path(target).resolve()
+        self.key = key
+        self.course = course
+        self.api_url = api_url
+        self.folder = Path(folder)
+        self.answers = answers.read(self.target, course)
+        self.compat: list[str] = []  # compat.py's flags for old code (see hw3/sandbox/compat.py)
+        self._jobs: dict[str, Future[ProbeResult]] = {}
+        self._pool = ThreadPoolExecutor(max_workers=max(len(self.READERS), 1), thread_name_prefix="hw3-probe")
+
+    def spec(self, name: str) -> tuple[str, Sandbox, dict]:
+        """(probe job, sandbox, request) of the run called `name`."""
+        raise NotImplementedError
+
+    def sandbox(self, name: str, data_files: tuple[Path, ...] = ()) -> Sandbox:
+        return Sandbox(self.folder / "runs" / name, self.api_url, data_files, self.key.taxi)
+
+    def start(self, questions: set[str]) -> None:
+        """Start, in parallel, the runs that the checks of `questions` read."""
+        for name, readers in self.READERS.items():
+            if readers & questions and self.wanted(name):
+                self.run(name, wait=False)
+
+    def wanted(self, name: str) -> bool:
+        """Whether the run `name` can happen in this session (e.g. only with real files)."""
+        return True
+
+    def run(self, name: str, wait: bool = True) -> ProbeResult | None:
+        """The result of a run (started now if it was not yet)."""
+        if name not in self._jobs:
+            job, sandbox, request = self.spec(name)
+            self._jobs[name] = self._pool.submit(run_probe, job, self.target, sandbox, jobs=self.JOBS_FILE,
+                                                 compat=self.compat, **request)
+        return self._jobs[name].result() if wait else None
+
+    def finished(self, name: str, part: str) -> ProbeResult:
+        """The result of a run that went through; the check of `part` ("Q3.artifacts") ends
+        here otherwise: with the reason when the run stopped in that part's code, else with
+        a pointer to the part that it did stop in (which says why, once)."""
+        result = self.run(name)
+        if result.outcome == NOT_ATTEMPTED:
+            not_attempted(result.reason)
+        if not result.ok:
+            charged = self.charge_of(result, part)
+            if charged == part:
+                fail(result.reason)
+            fail(f"not seen: {result.reason} (the part of {charged.replace('.', ' (')}))")
+        return result
+
+    def charge_of(self, result: ProbeResult, part: str) -> str:
+        """The part a failed run is charged to (by default the part that asked for it)."""
+        return part
+
+    def check_choice(self, question, wrong: str) -> None:
+        """Fail unless the student's answer to a choice question is the key's option. For a
+        question whose options are the variant's own, a failure also says when the
+        submission is graded against the default variant (student_id missing or unknown)."""
+        problem = self.key.student_problem(self.answers.student_id) if question.key in self.key.options else None
+        if problem:  # their answer may be an option of their own variant, not of the default's
+            option = question.normalise(self.answers.value(question))
+        else:
+            option = self.answers.option(question)
+        self.graded_by_the_instructor(question, option)
+        if not self.key.answer_is(question.key, option):
+            fail(f"{question.key} = {option!r} {wrong}" + (f" ({problem})" if problem else ""))
+
+    def graded_by_the_instructor(self, question, option) -> None:
+        """Without the instructor's answer key (a student release), an answer of the right
+        form ends its check here: recorded, graded by the instructor."""
+        if not self.key.has_answers:
+            recorded(f"{question.key} = {option!r}, graded by your instructor")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
