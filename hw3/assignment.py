@@ -8,6 +8,7 @@ assignment can live outside this project.
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -38,8 +39,29 @@ class Assignment:
     def templates(self) -> Path:
         return self.folder / "templates"
 
+    def hooks(self):
+        """The assignment's hooks.py (what `hw3 key` measures), loaded by its path; None if
+        it has none."""
+        path = self.folder / "hooks.py"
+        if not path.is_file():
+            return None
+        spec = importlib.util.spec_from_file_location(f"hw3_hooks_{self.id}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
     def homework(self) -> Path:
         return layout.work_dir("homework", self.id, self.root)
+
+    def homework_path(self) -> Path:
+        """The homework folder, relative to the project's root."""
+        return self.homework().relative_to(self.root)
+
+    def homework_text_path(self) -> Path:
+        """HOMEWORK.md, relative to the project's root: in the homework folder, or at the
+        root for the first assignment (its homework folder is homework/ itself)."""
+        folder = self.homework_path()
+        return Path("HOMEWORK.md") if folder == Path("homework") else folder / "HOMEWORK.md"
 
     def solutions(self) -> Path:
         return layout.work_dir("solutions", self.id, self.root)
@@ -47,11 +69,28 @@ class Assignment:
 
 def load(name: str | None = None, root: Path = layout.PROJECT_ROOT) -> Assignment:
     """The assignment `name` (an ID of this project's checks/, or a folder with a
-    catalogue.toml; default: the first assignment), whose homework and solutions are in
-    `root`."""
-    name = name or layout.DEFAULT_ASSIGNMENT
+    catalogue.toml; default: the only one here, else the first), whose homework and solutions
+    are in `root`."""
+    present = layout.assignment_ids()
+    name = name or (present[0] if len(present) == 1 else layout.DEFAULT_ASSIGNMENT)  # a release has one
     folder = Path(name) if ("/" in name or name.startswith(".")) else layout.assignment_dir(name)
     if not (folder / "catalogue.toml").is_file():
-        raise Hw3Error(f"no assignment {name!r}: the assignments are {', '.join(layout.assignment_ids()) or 'none'} "
+        raise Hw3Error(f"no assignment {name!r}: the assignments are {', '.join(present) or 'none'} "
                        "(or give a folder that holds a catalogue.toml)")
     return Assignment(folder.resolve().name, folder.resolve(), root)
+
+
+def run(args) -> int:
+    for name in layout.assignment_ids():
+        chosen = load(name)
+        course = chosen.catalogue
+        default = " (default)" if name == layout.DEFAULT_ASSIGNMENT else ""
+        print(f"{name}{default}: {course.title}; {len(course.questions)} questions, {course.max_score} points; "
+              f"homework in {chosen.homework_path()}/, checks in {chosen.folder.relative_to(chosen.root)}/")
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("assignments", help="list the assignments (the --assignment IDs of the other commands)",
+                                   description="List the assignments of this project: checks/<ID>/ with a catalogue.")
+    parser.set_defaults(run=run)

@@ -83,6 +83,7 @@ class Catalogue:
     edition: str
     questions: tuple[Question, ...]
     paths_job: str | None = None  # the probe job whose reference answers the key keeps (flows: get_paths)
+    stubs: tuple[str, ...] = ()  # the student files rendered from templates/<name>.tmpl
 
     def __getitem__(self, qid: str) -> Question:
         for question in self.questions:
@@ -131,7 +132,7 @@ def parse(text: str, source: str = str(CATALOGUE_FILE)) -> Catalogue:
             raise ValueError(f"{source}: the parts of {question.id} add up to "
                              f"{sum(p.points for p in question.parts)} points, not its {question.points}")
     return Catalogue(course["title"], course["taxi"], course["date"], course["edition"], questions,
-                     course.get("paths_job"))
+                     course.get("paths_job"), tuple(course.get("stubs", ())))
 
 
 @cache

@@ -32,7 +32,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hw3 import layout, settings
+from hw3 import assignment as assignment_module, layout, settings
 from hw3.errors import Hw3Error
 from hw3.fsutil import atomic_write
 
@@ -46,7 +46,8 @@ def register(subparsers) -> None:
         description=__doc__.split("\n\n")[0],
         epilog="Arguments after `--` go to pytest, e.g. `hw3 grade -- -k q2`.",
     )
-    parser.add_argument("--target", metavar="DIR|NOTEBOOK", help="folder or .ipynb notebook to grade (default: homework/)")
+    parser.add_argument("--assignment", metavar="ID", help="the assignment (default: flows; `hw3 assignments` lists them)")
+    parser.add_argument("--target", metavar="DIR|NOTEBOOK", help="folder or .ipynb notebook to grade (default: the homework folder)")
     parser.add_argument("--results-json", metavar="FILE", help="write the grade as Gradescope's results.json")
     parser.add_argument("--prefect-api-url", metavar="URL", help="grade against this running Prefect server")
     parser.add_argument("--answer-key", metavar="FILE", help="grade the answers with this key (instructors; default: "
@@ -70,6 +71,7 @@ def _checks_dir() -> Path:
 def _pytest_extra(args: argparse.Namespace) -> list[str]:
     extra = list(args.pytest_args)
     extra = extra[1:] if extra[:1] == ["--"] else extra
+    extra += ["--assignment", assignment_module.load(args.assignment).id]
     if args.answer_key:
         if not Path(args.answer_key).is_file():
             raise Hw3Error(f"--answer-key {args.answer_key}: no such file; give the key `hw3 key` wrote")
@@ -102,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
         if args.target or args.results_json:
             raise Hw3Error("--cohort grades every sub-folder of its folder: leave out --target and --results-json")
         _refuse_unconfined(args.unconfined)
-        return grade_cohort(Path(args.cohort), args.jobs, Path(args.out or "grades.csv"), args.prefect_api_url, _pytest_extra(args))
+        return grade_cohort(Path(args.cohort), args.jobs, Path(args.out or "grades.csv"), args.prefect_api_url, _pytest_extra(args),
+                            assignment_module.load(args.assignment))
     target = submission_target(args.target) if args.target else None
     results = Path(args.results_json).resolve() if args.results_json else None
     return subprocess.call(pytest_argv(target, results, args.prefect_api_url, _pytest_extra(args)))
@@ -176,18 +179,18 @@ def grade_one(name: str, target: Path, out: Path, api_url: str, extra: list[str]
     return Graded(name, scores, results["score"], problem, seconds, extra.get("lost", {}), tuple(extra.get("causes", ())))
 
 
-def grade_cohort(folder: Path, jobs: int, csv_path: Path, api_url: str | None, extra: list[str]) -> int:
+def grade_cohort(folder: Path, jobs: int, csv_path: Path, api_url: str | None, extra: list[str],
+                 assignment: assignment_module.Assignment | None = None) -> int:
     """Grade every submission of `folder`, `jobs` at a time, on one server; write the CSV."""
-    from hw3 import catalogue
-
+    assignment = assignment or assignment_module.load()
     if jobs < 1:
         raise Hw3Error(f"--jobs {jobs}: give at least 1")
     members = cohort_members(folder)
-    course = catalogue.load()
+    course = assignment.catalogue
     csv_path = csv_path.resolve()
     results_dir = csv_path.parent / "results"
     with tempfile.TemporaryDirectory(prefix="hw3-cohort-") as scratch:
-        extra = _with_answer_key(extra, Path(scratch))
+        extra = _with_answer_key(extra, Path(scratch), assignment)
         key_file = Path(extra[extra.index("--answer-key") + 1]).resolve()
         env = dict(os.environ, HW3_COHORT="1")
         env["HW3_CHECK_PROTECT"] = os.pathsep.join([str(folder.resolve()), str(key_file), str(results_dir)])
@@ -216,15 +219,16 @@ def grade_cohort(folder: Path, jobs: int, csv_path: Path, api_url: str | None, e
     return 1 if ungraded else 0
 
 
-def _with_answer_key(extra: list[str], scratch: Path) -> list[str]:
+def _with_answer_key(extra: list[str], scratch: Path, assignment: assignment_module.Assignment) -> list[str]:
     """The pytest args with `--answer-key FILE`: the one given, else the shipped key, else one
     built once from the reference (so that every submission is graded with the same key)."""
     from hw3 import answer_key
 
     if "--answer-key" in extra:
         return extra
-    shipped = layout.assignment_dir() / "key.json"
-    key_file = shipped if shipped.is_file() else answer_key.build_from_reference(layout.PROJECT_ROOT).save(scratch / "key.json")
+    shipped = assignment.folder / "key.json"
+    key_file = shipped if shipped.is_file() else \
+        answer_key.build_from_reference(assignment.root, str(assignment.folder)).save(scratch / "key.json")
     return [*extra, "--answer-key", str(key_file)]
 
 

@@ -20,6 +20,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+from hw3 import assignment as assignment_module
 from hw3.errors import Hw3Error
 from hw3.fsutil import atomic_write
 
@@ -46,19 +47,20 @@ RUN_AUTOGRADER = """#!/usr/bin/env bash
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
 PYTHON="${AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}"
 export PYTHONPATH="$ROOT/source"
-cd "$ROOT/source" && exec "$PYTHON" -m hw3.gradescope "$ROOT"
+cd "$ROOT/source" && exec "$PYTHON" -m hw3.gradescope "$ROOT" {assignment}
 """
 
 
-def bundle(project_root: Path, key_file: Path, zip_path: Path) -> Path:
-    """Write the autograder zip: setup.sh, run_autograder, the package and the key."""
+def bundle(project_root: Path, key_file: Path, zip_path: Path, assignment: str | None = None) -> Path:
+    """Write the autograder zip of an assignment: setup.sh, run_autograder, the package and the key."""
+    assignment = assignment_module.load(assignment, project_root).id
     project_root, zip_path = Path(project_root), Path(zip_path)
     if not key_file.is_file():
         raise Hw3Error(f"{key_file}: no such answer key")
 
     def write(handle) -> None:
         with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
-            for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER)):
+            for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER.replace("{assignment}", assignment))):
                 info = zipfile.ZipInfo(name)
                 info.external_attr = 0o755 << 16
                 archive.writestr(info, text)
@@ -75,23 +77,27 @@ def bundle(project_root: Path, key_file: Path, zip_path: Path) -> Path:
     return zip_path
 
 
-def find_target(submission: Path) -> Path | None:
-    """The folder that holds homework.py (or the notebook), wherever Gradescope put it."""
-    for name in (HOMEWORK, NOTEBOOK):
+def find_target(submission: Path, marker: str = HOMEWORK) -> Path | None:
+    """The folder that holds the assignment's first file (homework.py, or the notebook),
+    wherever Gradescope put it."""
+    for name in (marker, NOTEBOOK):
         found = sorted(submission.rglob(name), key=lambda p: len(p.parts))
         if found:
-            return found[0].parent if name == HOMEWORK else found[0]
+            return found[0].parent if name == marker else found[0]
     return None
 
 
-def grade(root: Path) -> int:
+def grade(root: Path, assignment: str | None = None) -> int:
     """Grade ROOT/submission into ROOT/results/results.json; always writes the file."""
     source, results = root / "source", root / "results" / "results.json"
     results.parent.mkdir(parents=True, exist_ok=True)
-    target = find_target(root / "submission")
+    chosen = assignment_module.load(assignment)
+    marker = next((name for name in chosen.catalogue.stubs if name.endswith(".py")), HOMEWORK)
+    target = find_target(root / "submission", marker)
     if target is None:
-        return _write_failure(results, f"no {HOMEWORK} (or {NOTEBOOK}) in your submission: upload the homework folder's files")
+        return _write_failure(results, f"no {marker} (or {NOTEBOOK}) in your submission: upload the homework folder's files")
     argv = [sys.executable, "-m", "pytest", str(source / "checks"), "-p", "no:cacheprovider", "-q", "--target", str(target),
+            "--assignment", chosen.id,
             "--answer-key", str(source / KEY_NAME), "--results-json", str(results)]
     try:
         done = subprocess.run(argv, cwd=source, capture_output=True, text=True, timeout=TIMEOUT_S, env={**os.environ, "HW3_COHORT": "1"})
@@ -111,4 +117,4 @@ def _write_failure(results: Path, reason: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(grade(Path(sys.argv[1])))
+    sys.exit(grade(Path(sys.argv[1]), *sys.argv[2:3]))

@@ -78,6 +78,7 @@ class Steps:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("key", help="measure the answer key by running the reference solution",
                                    description=__doc__.splitlines()[0])
+    parser.add_argument("--assignment", metavar="ID", help="the assignment (default: flows; `hw3 assignments` lists them)")
     parser.add_argument("--taxi", help="trip type: fhv, green or yellow (default: the catalogue's)")
     parser.add_argument("--date", help="the course date YYYY-MM-DD (default: the catalogue's)")
     parser.add_argument("--out", type=Path, help="instructor key file: .toml, .json or plain text (default: stdout)")
@@ -93,9 +94,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hw3 import answer_key, catalogue, variants
+    from hw3 import answer_key, assignment as assignment_module, catalogue, variants
     from hw3.tripdata import trip_type
 
+    chosen = assignment_module.load(args.assignment, args.project)
+    if chosen.hooks() is not None:
+        return run_measured(args, chosen)
     course = catalogue.load()
     if any(q.answer is None for q in course.questions):
         raise Hw3Error(f"{catalogue.CATALOGUE_FILE}: a student release has no answers; make the key in the course's own project")
@@ -142,6 +146,42 @@ def run(args: argparse.Namespace) -> int:
     if rows:
         handout = variants.write_handout(args.handout or Path("handout.csv"), [_handout_line(sid, row) for sid, row in rows.items()])
         print(f"handout for {len(rows)} students: {handout}", file=sys.stderr)
+    return 0
+
+
+def run_measured(args: argparse.Namespace, chosen) -> int:
+    """The key of an assignment whose hooks.py measures its figures: each question of
+    `hooks.MONTHS` gets the option closest to what `hooks.measure` gives on its real months;
+    the other questions keep the catalogue's answers."""
+    from hw3 import answer_key, data
+    from hw3.server import prefect_server
+
+    course, hooks = chosen.catalogue, chosen.hooks()
+    if any(q.answer is None for q in course.questions):
+        raise Hw3Error(f"{chosen.catalogue_file}: a student release has no answers; make the key in the course's own project")
+    if args.sample or args.variants or args.taxi or args.date:
+        raise Hw3Error(f"--sample, --variants, --taxi and --date are for the flows assignment; {chosen.id} is measured on its real files")
+    steps, folder = Steps(), settings.data_dir().resolve()
+    names = list(dict.fromkeys(name for pair in hooks.MONTHS.values() for name in pair))
+    with steps.step("data", f"real files in {folder}"):
+        data.ensure_files([folder / name for name in names], allow_sample=False)
+    questions = {q.key: {"expected": q.answer, "answer": q.answer, "options": list(q.options)} for q in course.questions}
+    with tempfile.TemporaryDirectory(prefix="hw3-key-") as work, ExitStack() as stack:
+        with nullcontext() if args.prefect_api_url else steps.step("server", "starting an isolated Prefect server"):
+            url = stack.enter_context(prefect_server(args.prefect_api_url, Path(work) / "prefect-server", what="the key"))
+        for key, (train, val) in hooks.MONTHS.items():
+            with steps.step(key, f"the reference on {train} -> {val}"):
+                figure = hooks.measure(chosen.solutions(), folder / train, folder / val, url, Path(work))
+            questions[key].update(expected=figure, answer=course[key].closest_option(figure))
+    document = {"format": KEY_FORMAT, "made": datetime.datetime.now().isoformat(timespec="seconds"), "assignment": chosen.id,
+                "taxi": course.taxi, "date": course.date, "edition": course.edition, "data": f"TLC trip files in {folder}",
+                "timings": steps.timings, "variant": {"date": course.date, "training_file": "", "validation_file": "",
+                                                      "figures": {}, "questions": questions}}
+    _warn_if_unpublished(course, course.taxi, course.date, document["variant"])
+    _write_instructor_key(document, args.out)
+    if args.student_key:
+        key = answer_key.make({k: str(entry["answer"]) for k, entry in questions.items()}, {}, taxi=course.taxi, date=course.date)
+        print(f"student key (salted digests): {key.save(args.student_key)}", file=sys.stderr)
     return 0
 
 

@@ -29,7 +29,6 @@ def assignment_ids() -> list[str]:
 
 
 def work_dir(kind: str, assignment: str = DEFAULT_ASSIGNMENT, root: Path = PROJECT_ROOT) -> Path:
-    """`homework` or `solutions` of an assignment: <root>/<kind>/<ID> if it exists, else
-    <root>/<kind> (the first assignment's place)."""
-    nested = root / kind / assignment
-    return nested if nested.is_dir() else root / kind
+    """`homework` or `solutions` of an assignment: <root>/<kind>/<ID>, or <root>/<kind> for
+    the first assignment."""
+    return root / kind if assignment == DEFAULT_ASSIGNMENT else root / kind / assignment

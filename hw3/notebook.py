@@ -18,7 +18,7 @@ import nbformat
 from hw3 import catalogue as catalogue_module
 from hw3.catalogue import Catalogue
 from hw3.errors import Hw3Error
-from hw3.stubs import TEMPLATES_DIR, render_homework_md, render_stub, split_cells
+from hw3.stubs import render_homework_md, render_stub, split_cells, template_path
 
 NOTEBOOK_NAME = "homework.ipynb"
 INTRO_FILE = "notebook_intro.md"
@@ -46,12 +46,18 @@ def _numbered(cells: list) -> list:
     return cells
 
 
+def has_notebook(cat: Catalogue) -> bool:
+    """Whether the assignment's homework has a notebook form: one Python file of its own
+    (homework.py) that the notebook stands for."""
+    return "homework.py" in cat.stubs
+
+
 def homework_notebook(cat: Catalogue | None = None) -> nbformat.NotebookNode:
     """The homework as a notebook: HOMEWORK.md's sections, then the homework.py stub's code."""
     cat = cat or catalogue_module.load()
     markdown = split_cells(render_homework_md(cat))
     markdown[0] = _LEADING_COMMENT.sub("", markdown[0])  # "made by hw3 stubs": not true here
-    intro = (TEMPLATES_DIR / INTRO_FILE).read_text(encoding="utf-8").strip()
+    intro = template_path(INTRO_FILE).read_text(encoding="utf-8").strip()
     cells = [nbformat.v4.new_markdown_cell(text) for text in [*markdown, intro]]
     cells += [nbformat.v4.new_code_cell(code) for code in split_cells(render_stub("homework.py", cat))]
     notebook = nbformat.v4.new_notebook(cells=_numbered(cells), metadata=_METADATA)

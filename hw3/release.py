@@ -31,14 +31,13 @@ from string import Template
 
 import tomli_w
 
-from hw3 import catalogue as catalogue_module
+from hw3 import assignment as assignment_module, catalogue as catalogue_module, layout
 from hw3.cli import INSTRUCTOR_MODULES
 from hw3.errors import Hw3Error
 
-SHIPPED_FOLDERS = ("checks", "hw3")
+SHIPPED_FOLDERS = ("hw3",)  # and checks/ with the released assignment's folder only
 SHIPPED_FILES = (".gitignore", "data/manifest.toml")
-KEY_FILE = "checks/flows/key.json"  # the work part of the key (hw3/grading/plugin.py reads it)
-CATALOGUE_FILE = "checks/flows/catalogue.toml"
+KEY_NAME = "key.json"  # in the assignment's checks folder: the work part of the key (hw3/grading/plugin.py reads it)
 README_TEMPLATE = "hw3/templates/README.student.md"
 # The tox environments students get, with the description they read in `tox list`.
 STUDENT_TOX_ENVS = {
@@ -96,8 +95,11 @@ def student_pyproject(text: str, source: str) -> str:
 
 
 def _ignore(project_root: Path):
-    """shutil.copytree's `ignore`: caches, the instructor-only files and a local key (rebuilt)."""
-    kept_out = {(project_root / relative).resolve() for relative in [*instructor_files(), KEY_FILE]}
+    """shutil.copytree's `ignore`: caches, the instructor-only files, other assignments' checks
+    and a local key (rebuilt)."""
+    kept_out = {(project_root / relative).resolve() for relative in instructor_files()}
+    kept_out |= {(project_root / "checks" / name).resolve() for name in layout.assignment_ids()}
+    kept_out |= {(project_root / "checks" / name / KEY_NAME).resolve() for name in layout.assignment_ids()}
     caches = shutil.ignore_patterns(*CACHE_NAMES)
 
     def ignore(folder: str, names: list[str]) -> set[str]:
@@ -111,23 +113,26 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8", newline="\n")
 
 
-def build(project_root: Path, folder: Path, key_file: Path | None = None) -> None:
-    """Write the student repository into the existing, empty `folder`."""
+def build(project_root: Path, folder: Path, key_file: Path | None = None, assignment: str | None = None) -> None:
+    """Write the student repository of an assignment into the existing, empty `folder`."""
     from hw3 import answer_key, notebook, stubs
 
-    for name in SHIPPED_FOLDERS:
+    chosen = assignment_module.load(assignment, project_root)
+    checks = chosen.folder.relative_to(project_root)
+    for name in [*SHIPPED_FOLDERS, "checks"]:
         shutil.copytree(project_root / name, folder / name, ignore=_ignore(project_root))
+    shutil.copytree(chosen.folder, folder / checks, ignore=_ignore(project_root))
     for relative in SHIPPED_FILES:
         (folder / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(project_root / relative, folder / relative)
 
-    catalogue_file = project_root / CATALOGUE_FILE
-    catalogue_text = student_catalogue(catalogue_file.read_text(encoding="utf-8"), str(catalogue_file))
-    _write(folder / CATALOGUE_FILE, catalogue_text)
-    course = catalogue_module.parse(catalogue_text, str(folder / CATALOGUE_FILE))
-    for relative, text in stubs.rendered_files(course).items():
+    catalogue_text = student_catalogue(chosen.catalogue_file.read_text(encoding="utf-8"), str(chosen.catalogue_file))
+    _write(folder / checks / "catalogue.toml", catalogue_text)
+    course = catalogue_module.parse(catalogue_text, str(folder / checks / "catalogue.toml"))
+    for relative, text in stubs.rendered_files(course, chosen).items():
         _write(folder / relative, text)
-    notebook.write(notebook.homework_notebook(course), folder / "homework" / notebook.NOTEBOOK_NAME)
+    if notebook.has_notebook(course):
+        notebook.write(notebook.homework_notebook(course), folder / chosen.homework_path() / notebook.NOTEBOOK_NAME)
 
     for name, transform in (("tox.ini", student_tox_ini), ("pyproject.toml", student_pyproject)):
         _write(folder / name, transform((project_root / name).read_text(encoding="utf-8"), str(project_root / name)))
@@ -136,8 +141,8 @@ def build(project_root: Path, folder: Path, key_file: Path | None = None) -> Non
         course_title=course.title, course_date=course.date,
         questions_count=len(course.questions), max_score=course.max_score,
     ))
-    key = answer_key.load(key_file) if key_file else answer_key.build_from_reference(project_root)
-    key.work_only().save(folder / KEY_FILE)
+    key = answer_key.load(key_file) if key_file else answer_key.build_from_reference(project_root, chosen.id)
+    key.work_only().save(folder / checks / KEY_NAME)
 
 
 def _check_destination(project_root: Path, dest: Path, force: bool) -> None:
@@ -151,7 +156,8 @@ def _check_destination(project_root: Path, dest: Path, force: bool) -> None:
                        "everything in it")
 
 
-def release(project_root: Path, dest: Path, *, force: bool = False, key_file: Path | None = None) -> Path:
+def release(project_root: Path, dest: Path, *, force: bool = False, key_file: Path | None = None,
+            assignment: str | None = None) -> Path:
     """Write the student repository to `dest` atomically; return `dest`."""
     project_root, dest = Path(project_root).resolve(), Path(dest).resolve()
     _check_destination(project_root, dest, force)
@@ -159,7 +165,7 @@ def release(project_root: Path, dest: Path, *, force: bool = False, key_file: Pa
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.release-", dir=dest.parent))
     try:
         staging.chmod(0o755)
-        build(project_root, staging, key_file)
+        build(project_root, staging, key_file, assignment)
         if not dest.exists():
             staging.rename(dest)
             return dest
@@ -178,23 +184,21 @@ def release(project_root: Path, dest: Path, *, force: bool = False, key_file: Pa
 
 
 def run(args: argparse.Namespace) -> int:
-    from hw3 import layout
-
     key_file = Path(args.answer_key) if args.answer_key else None
     if args.gradescope:
         from hw3 import answer_key, gradescope
 
         with tempfile.TemporaryDirectory() as scratch:
-            key = key_file or answer_key.build_from_reference(layout.PROJECT_ROOT).save(Path(scratch) / "key.json")
+            key = key_file or answer_key.build_from_reference(layout.PROJECT_ROOT, args.assignment).save(Path(scratch) / "key.json")
             if not answer_key.load(key).has_answers:
                 raise Hw3Error(f"{key}: a key without answers (a student release's); give the instructor's key")
-            zip_path = gradescope.bundle(layout.PROJECT_ROOT, Path(key), Path(args.gradescope))
+            zip_path = gradescope.bundle(layout.PROJECT_ROOT, Path(key), Path(args.gradescope), args.assignment)
         print(f"wrote the Gradescope autograder to {zip_path}: upload it as the assignment's autograder (zip)")
         if not args.dest:
             return 0
     if not args.dest:
         raise Hw3Error("give DEST (the student repository to write), or --gradescope FILE")
-    dest = release(layout.PROJECT_ROOT, Path(args.dest), force=args.force, key_file=key_file)
+    dest = release(layout.PROJECT_ROOT, Path(args.dest), force=args.force, key_file=key_file, assignment=args.assignment)
     files = [path for path in dest.rglob("*") if path.is_file()]
     size = sum(path.stat().st_size for path in files)
     print(f"wrote the student release to {dest}: {len(files)} files, {size / 1024:.0f} KiB")
@@ -208,6 +212,7 @@ def register(subparsers) -> None:
         description=__doc__.splitlines()[0])
     parser.add_argument("dest", metavar="DEST", nargs="?", help="the folder to write (new or empty)")
     parser.add_argument("--gradescope", metavar="ZIP", help="also (or only) write Gradescope's autograder bundle, with the answer key")
+    parser.add_argument("--assignment", metavar="ID", help="the assignment to release (default: flows; `hw3 assignments` lists them)")
     parser.add_argument("--force", action="store_true", help="replace DEST even if it is not empty")
     parser.add_argument("--answer-key", metavar="FILE", help="the key whose variants the release serves (e.g. one of "
                         "`hw3 key --variants`; default: the reference's); only its work part ships, never its answers")

@@ -15,20 +15,14 @@ import textwrap
 from pathlib import Path
 from string import Template
 
-from hw3 import catalogue as catalogue_module, layout
+from hw3 import assignment as assignment_module, catalogue as catalogue_module
+from hw3.assignment import Assignment
 from hw3.catalogue import Catalogue, Question
 from hw3.errors import Hw3Error
 from hw3.fsutil import atomic_write
 from hw3.tripdata import trip_type
 
-TEMPLATES_DIR = layout.assignment_dir() / "templates"  # the default assignment's
-
-# The stubs students start from: name -> template (the stubs live in `homework/`).
-STUB_TEMPLATES = {
-    "homework.py": "homework.py.tmpl",
-    "deployment.py": "deployment.py.tmpl",
-    "answers.toml": "answers.toml.tmpl",
-}
+ENGINE_TEMPLATES = Path(__file__).with_name("templates")  # what an assignment's templates/ may leave out
 HOMEWORK_MD = "HOMEWORK.md"
 CELL_BREAKS = ("# %%", "<!-- cell -->")
 
@@ -40,8 +34,18 @@ _FORMS = {
 }
 
 
-def _template(name: str) -> Template:
-    return Template((TEMPLATES_DIR / name).read_text(encoding="utf-8"))
+def _assignment(assignment: Assignment | None) -> Assignment:
+    return assignment or assignment_module.load()
+
+
+def template_path(name: str, assignment: Assignment | None = None) -> Path:
+    """The assignment's template `name`, else the engine's (the answers file's parts)."""
+    own = _assignment(assignment).templates / name
+    return own if own.is_file() else ENGINE_TEMPLATES / name
+
+
+def _template(name: str, assignment: Assignment | None) -> Template:
+    return Template(template_path(name, assignment).read_text(encoding="utf-8"))
 
 
 def _points(question: Question) -> str:
@@ -85,7 +89,7 @@ def _question_fields(question: Question) -> dict[str, str]:
     }
 
 
-def _fields(cat: Catalogue) -> dict[str, str]:
+def _fields(cat: Catalogue, assignment: Assignment | None) -> dict[str, str]:
     """The values the file templates may use."""
     trip = trip_type(cat.taxi)
     fields = {
@@ -102,33 +106,35 @@ def _fields(cat: Catalogue) -> dict[str, str]:
     for question in cat.questions:
         fields[f"{question.id}_doc"] = _docstring_section(question)
         fields[f"{question.id}_hint_comment"] = _comment(question.hint)
-    entries = [_template("answer_entry.toml.tmpl").substitute(_question_fields(q)) for q in cat.questions]
+    entries = [_template("answer_entry.toml.tmpl", assignment).substitute(_question_fields(q)) for q in cat.questions]
     fields["entries"] = "".join(entries).rstrip("\n")
-    questions = [_template("question.md.tmpl").substitute(_question_fields(q)).rstrip("\n")
+    questions = [_template("question.md.tmpl", assignment).substitute(_question_fields(q)).rstrip("\n")
                  for q in cat.questions]
     fields["questions"] = "\n\n<!-- cell -->\n".join(questions)
     return fields
 
 
-def render_stub(name: str, cat: Catalogue | None = None) -> str:
-    """The text of the stub `homework/<name>` (homework.py, deployment.py or answers.toml)."""
-    cat = cat or catalogue_module.load()
-    if name not in STUB_TEMPLATES:
-        raise KeyError(f"no stub {name!r}; known: {', '.join(STUB_TEMPLATES)}")
-    return _template(STUB_TEMPLATES[name]).substitute(_fields(cat))
+def render_stub(name: str, cat: Catalogue | None = None, assignment: Assignment | None = None) -> str:
+    """The text of the stub `name` of the assignment (one of its catalogue's `stubs`), made
+    from its template `<name>.tmpl`."""
+    cat = cat or _assignment(assignment).catalogue
+    if name not in cat.stubs:
+        raise KeyError(f"no stub {name!r}; known: {', '.join(cat.stubs)}")
+    return _template(name + ".tmpl", assignment).substitute(_fields(cat, assignment))
 
 
-def render_homework_md(cat: Catalogue | None = None) -> str:
-    """The text of HOMEWORK.md."""
-    cat = cat or catalogue_module.load()
-    return _template(HOMEWORK_MD + ".tmpl").substitute(_fields(cat))
+def render_homework_md(cat: Catalogue | None = None, assignment: Assignment | None = None) -> str:
+    """The text of the assignment's HOMEWORK.md."""
+    cat = cat or _assignment(assignment).catalogue
+    return _template(HOMEWORK_MD + ".tmpl", assignment).substitute(_fields(cat, assignment))
 
 
-def rendered_files(cat: Catalogue | None = None) -> dict[str, str]:
-    """Every rendered file, keyed by its path relative to the project root."""
-    cat = cat or catalogue_module.load()
-    files = {f"homework/{name}": render_stub(name, cat) for name in STUB_TEMPLATES}
-    files[HOMEWORK_MD] = render_homework_md(cat)
+def rendered_files(cat: Catalogue | None = None, assignment: Assignment | None = None) -> dict[str, str]:
+    """Every rendered file of the assignment, keyed by its path relative to the project root."""
+    chosen = _assignment(assignment)
+    cat = cat or chosen.catalogue
+    files = {(chosen.homework_path() / name).as_posix(): render_stub(name, cat, chosen) for name in cat.stubs}
+    files[chosen.homework_text_path().as_posix()] = render_homework_md(cat, chosen)
     return files
 
 
@@ -145,21 +151,21 @@ def split_cells(text: str) -> list[str]:
     return [text for text in ("\n".join(cell).strip("\n") for cell in cells) if text.strip()]
 
 
-def out_of_date(project: Path, cat: Catalogue | None = None) -> list[str]:
+def out_of_date(project: Path, cat: Catalogue | None = None, assignment: Assignment | None = None) -> list[str]:
     """The rendered files (relative paths) that are missing or differ from the rendering."""
     stale = []
-    for relative, text in rendered_files(cat).items():
+    for relative, text in rendered_files(cat, assignment).items():
         path = project / relative
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
             stale.append(relative)
     return stale
 
 
-def write(project: Path, cat: Catalogue | None = None) -> list[str]:
+def write(project: Path, cat: Catalogue | None = None, assignment: Assignment | None = None) -> list[str]:
     """Write the rendered files that changed (each atomically); return their relative paths."""
     written = []
-    files = rendered_files(cat)
-    for relative in out_of_date(project, cat):
+    files = rendered_files(cat, assignment)
+    for relative in out_of_date(project, cat, assignment):
         atomic_write(project / relative, files[relative])
         written.append(relative)
     return written
@@ -178,7 +184,7 @@ def _load_catalogue(path: Path) -> Catalogue:
         raise Hw3Error(f"{message}; fix the file and run `hw3 stubs` again") from exc
     except (KeyError, TypeError) as exc:
         raise Hw3Error(f"{path}: a question or the [course] table lacks the field {exc}; "
-                       "see the field list at the top of hw3/catalogue.toml") from exc
+                       "see the field list at the top of checks/flows/catalogue.toml") from exc
     try:
         trip_type(cat.taxi)
     except Hw3Error as exc:
@@ -195,9 +201,10 @@ def run(args) -> int:
     if not (project / "homework").is_dir():
         raise Hw3Error(f"{project.resolve()}: no homework/ folder here; run `hw3 stubs` from the "
                        "project's root or pass --project DIR")
-    cat = _load_catalogue(Path(args.catalogue))
+    chosen = assignment_module.load(args.assignment)
+    cat = _load_catalogue(Path(args.catalogue) if args.catalogue else chosen.catalogue_file)
     if args.check:
-        stale = out_of_date(project, cat)
+        stale = out_of_date(project, cat, chosen)
         for relative in stale:
             print(f"out of date: {relative}", file=sys.stderr)
         if stale:
@@ -205,7 +212,7 @@ def run(args) -> int:
             return 1
         print("stubs and HOMEWORK.md are up to date")
         return 0
-    written = write(project, cat)
+    written = write(project, cat, chosen)
     for relative in written:
         print(f"wrote {relative}")
     if not written:
@@ -220,6 +227,6 @@ def register(subparsers) -> None:
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 and name the files that are out of date")
     parser.add_argument("--project", default=".", help="the project's root folder (default: .)")
-    parser.add_argument("--catalogue", default=str(catalogue_module.CATALOGUE_FILE),
-                        help="the question catalogue (default: the one shipped with hw3)")
+    parser.add_argument("--assignment", metavar="ID", help="the assignment (default: flows; `hw3 assignments` lists them)")
+    parser.add_argument("--catalogue", help="the question catalogue (default: the assignment's)")
     parser.set_defaults(run=run)

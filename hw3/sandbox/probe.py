@@ -304,14 +304,17 @@ def _load_sibling(name: str):
 
 COMPAT = _load_sibling("compat")
 KIT = _load_sibling("kit")
-RELAY_ENV = "HW3_API_RELAY"  # inside the wall: "<socket>:<port>" of the grader's API (relay.py)
+RELAY_ENV = "HW3_API_RELAY"  # inside the wall: "<socket>:<port>[;<socket>:<port>...]" of the grader's API and other ports (relay.py)
 
 
 def start_relay() -> None:
-    """Inside the wall, listen on 127.0.0.1:<port> for the grader's API (relay.py)."""
+    """Inside the wall, listen on 127.0.0.1:<port> for the grader's API, and for each other
+    port of the grader relayed to this child (relay.py)."""
     if os.environ.get(RELAY_ENV):
-        socket_path, port = os.environ[RELAY_ENV].rsplit(":", 1)
-        _load_sibling("relay").serve_tcp(socket_path, int(port))
+        relay = _load_sibling("relay")
+        for pair in os.environ[RELAY_ENV].split(";"):
+            socket_path, port = pair.rsplit(":", 1)
+            relay.serve_tcp(socket_path, int(port))
 
 
 def set_limits(limits: dict) -> None:

@@ -6,7 +6,9 @@ that forwards each connection to the real server), and the child listens on its 
 127.0.0.1:<the server's port> and forwards to that socket (`serve_tcp`), so PREFECT_API_URL
 reads the same inside and out. Standard library only: the probe loads this file by its path.
 
-    python -I relay.py SOCKET PORT -- COMMAND...   run COMMAND with the child's side started
+    python -I relay.py SOCKET PORT [SOCKET PORT ...] -- COMMAND...
+        run COMMAND with the child's side started, for each SOCKET and PORT (the API's, and
+        any other port of the grader's 127.0.0.1 relayed to the child, e.g. an SMTP server)
 """
 
 from __future__ import annotations
@@ -81,8 +83,10 @@ def serve_tcp(path: str, port: int) -> socket.socket:
 
 
 def main(argv: list[str]) -> int:
-    path, port, command = argv[1], int(argv[2]), argv[4:]
-    serve_tcp(path, port)
+    end = argv.index("--")
+    pairs, command = argv[1:end], argv[end + 1:]
+    for path, port in zip(pairs[::2], pairs[1::2]):
+        serve_tcp(path, int(port))
     sys.stdout.flush()
     return subprocess.call(command, env=os.environ)
 

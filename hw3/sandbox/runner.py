@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -28,7 +29,8 @@ from urllib.parse import urlsplit
 from hw3 import settings
 from hw3.sandbox import confine, relay
 
-RELAY_ENV = "HW3_API_RELAY"  # "<socket>:<port>": the child's end of relay.py, inside the wall
+RELAY_ENV = "HW3_API_RELAY"  # "<socket>:<port>[;<socket>:<port>...]": the child's ends of relay.py, inside the wall
+RELAY_SEPARATOR = ";"  # between the pairs of RELAY_ENV
 
 # Limits of one child process; the environment variables override them.
 TIMEOUT_S = settings.current().check_timeout_s
@@ -58,6 +60,7 @@ class Sandbox:
     api_url: str
     data_files: tuple[Path, ...] = ()  # trip files copied into data/ under their own names
     taxi: str = "fhv"  # the trip type of the variant graded (HW3_TAXI of the child)
+    relayed_ports: tuple[int, ...] = ()  # more ports of the grader's 127.0.0.1 the child reaches (an SMTP server)
 
     @property
     def work(self) -> Path:
@@ -168,20 +171,65 @@ def _tail(path: Path) -> str:
 
 @contextmanager
 def _api_relay(sandbox: Sandbox):
-    """Inside the wall, the child reaches the grader's API through a Unix socket in its folder
-    (relay.py); yields the variables that tell it so."""
-    port = urlsplit(sandbox.api_url).port if sandbox.api_url else None
-    if not confine.bwrap() or port is None:
+    """Inside the wall, the child reaches the grader's API (and each of the sandbox's
+    `relayed_ports`) through a Unix socket in its folder (relay.py), one per port, named
+    for this child alone (several children may share a sandbox); yields the variables that
+    tell it so."""
+    api_port = urlsplit(sandbox.api_url).port if sandbox.api_url else None
+    ports = list(dict.fromkeys([*([api_port] if api_port is not None else []), *sandbox.relayed_ports]))
+    if not confine.bwrap() or not ports:
         yield {}
         return
-    path = sandbox.folder / "api.sock"
-    path.unlink(missing_ok=True)
-    listener = relay.serve_unix(str(path), port)
+    token = secrets.token_hex(4)
+    pairs, listeners = [], []
     try:
-        yield {RELAY_ENV: f"{path}:{port}"}
+        for port in ports:
+            path = sandbox.folder / (f"api-{token}.sock" if port == api_port else f"port{port}-{token}.sock")
+            path.unlink(missing_ok=True)
+            listeners.append((relay.serve_unix(str(path), port), path))
+            pairs.append(f"{path}:{port}")
+        yield {RELAY_ENV: RELAY_SEPARATOR.join(pairs)}
     finally:
-        listener.close()
-        path.unlink(missing_ok=True)
+        for listener, path in listeners:
+            listener.close()
+            path.unlink(missing_ok=True)
+
+
+def _relay_argv(relay_env: dict) -> list[str]:
+    """The child's side of the relay (relay.py's command mode), to run a command behind."""
+    pairs = [pair.rsplit(":", 1) for pair in relay_env[RELAY_ENV].split(RELAY_SEPARATOR)]
+    return [sys.executable, "-I", str(confine.inside("relay.py")), *(part for pair in pairs for part in pair), "--"]
+
+
+@contextmanager
+def _started(argv: list[str], sandbox: Sandbox, memory_mb: int, readable=(), *, outputs: list[Path],
+             env: dict | None = None, processes: int = PROCESS_LIMIT):
+    """Start argv inside the wall (confine.py), under its limits, its stdout and stderr going
+    to `outputs`; yields (the child, whether it is walled). On the way out its whole process
+    group is killed (what it left behind goes too) and waited for."""
+    sandbox.prepare()
+    with _api_relay(sandbox) as relay_env, confine.process_cap(processes) as cap, \
+            open(outputs[0], "wb") as stdout, open(outputs[1], "wb") as stderr:
+        if relay_env and argv[:2] != [sys.executable, "-I"]:  # a command: the child's side of the relay first
+            argv = [*_relay_argv(relay_env), *argv]
+        walled = confine.wall(argv, writable=sandbox.folder, readable=[Path(p).resolve() for p in readable], cwd=sandbox.work)
+        child = subprocess.Popen(
+            [*cap, *confine.limits(memory_mb, FILE_MB, processes), *walled],
+            cwd=sandbox.work,
+            env={**sandbox.environ(), **(env or {}), **relay_env},
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+        )
+        try:
+            yield child, walled is not argv
+        finally:
+            try:
+                os.killpg(child.pid, signal.SIGKILL)  # what it left behind goes too
+            except ProcessLookupError:
+                pass
+            child.wait()
 
 
 def _spawn(argv: list[str], sandbox: Sandbox, timeout: float, memory_mb: int, readable=()) -> tuple[int | None, str, str]:
@@ -191,32 +239,48 @@ def _spawn(argv: list[str], sandbox: Sandbox, timeout: float, memory_mb: int, re
     folder and the Python environment (the submission, trip files)."""
     sandbox.prepare()
     outputs = [sandbox.folder / f"{Path(argv[0]).name}.{stream}.txt" for stream in ("stdout", "stderr")]
-    with _api_relay(sandbox) as relay_env, confine.process_cap(PROCESS_LIMIT) as cap, \
-            open(outputs[0], "wb") as stdout, open(outputs[1], "wb") as stderr:
-        if relay_env and argv[:2] != [sys.executable, "-I"]:  # a command: the child's side of the relay first
-            argv = [sys.executable, "-I", str(confine.inside("relay.py")), *relay_env[RELAY_ENV].rsplit(":", 1), "--", *argv]
-        walled = confine.wall(argv, writable=sandbox.folder, readable=[Path(p).resolve() for p in readable], cwd=sandbox.work)
-        child = subprocess.Popen(
-            [*cap, *confine.limits(memory_mb, FILE_MB, PROCESS_LIMIT), *walled],
-            cwd=sandbox.work,
-            env={**sandbox.environ(), **relay_env},
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=stderr,
-            start_new_session=True,
-        )
+    with _started(argv, sandbox, memory_mb, readable, outputs=outputs) as (child, walled):
         try:
             returncode = child.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             returncode = None
-        try:
-            os.killpg(child.pid, signal.SIGKILL)  # what it left behind goes too
-        except ProcessLookupError:
-            pass
-        child.wait()
-    if walled is not argv and returncode is not None and 128 < returncode <= 128 + 64:
+    if walled and returncode is not None and 128 < returncode <= 128 + 64:
         returncode = 128 - returncode  # bwrap, the child's init, exits 128+N for a child killed by signal N
     return returncode, _tail(outputs[0]), _tail(outputs[1])
+
+
+@dataclass
+class Background:
+    """A command that runs beside the checks (see `background`)."""
+
+    argv: list[str]
+    process: subprocess.Popen
+    stdout_path: Path
+    stderr_path: Path
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def output(self) -> tuple[str, str]:
+        """The ends of what it wrote so far to stdout and stderr."""
+        return _tail(self.stdout_path), _tail(self.stderr_path)
+
+
+@contextmanager
+def background(argv: list[str], sandbox: Sandbox, *, name: str | None = None, env: dict[str, str] | None = None,
+               memory_mb: int = MEMORY_MB, processes: int = PROCESS_LIMIT, readable=()):
+    """Run a command line (e.g. `prefect worker start ...`) inside the wall of `sandbox`, in
+    the background, for as long as the `with` block lasts; yields a `Background`. `env` is
+    added to the sandbox's environment; its output goes to `<name>.stdout.txt` and
+    `<name>.stderr.txt` in the sandbox (default name: the program's, with "-background").
+    On the way out its whole process group is killed. `processes` caps its processes and
+    threads together (a worker starts a process per flow run, each with threads of its own)."""
+    name = name or f"{Path(argv[0]).name}-background"
+    outputs = [sandbox.folder / f"{name}.{stream}.txt" for stream in ("stdout", "stderr")]
+    sandbox.prepare()
+    with _started(argv, sandbox, memory_mb, readable, outputs=outputs, env=env, processes=processes) as (child, _):
+        yield Background(argv, child, *outputs)
 
 
 def _ended(returncode: int, memory_mb: int) -> str:
