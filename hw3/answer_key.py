@@ -7,9 +7,8 @@ ships `work_only()`: everything but the answers, which stay with the instructor)
     ("train|val", names without folders). The table covers year wraps and zero padding;
     `frozen_days` are the days on which the checks also call get_paths(None) with the clock
     set to that day, and the first of them is the day of the checks' frozen-clock flow run;
-  * `figures`: plain numbers that are not answers (none yet);
   * `options`: per question key, the options of this variant where they are not the
-    catalogue's (Q2/Q3 of another month or trip type, see hw3/variants.py);
+    catalogue's (Q2/Q3 of another month or trip type, see checks/flows/variants.py);
   * `students`: per-student variants, student id -> {"date", "answers", "options"}: the
     rows of `hw3 key --variants`. `for_student(id)` is the key of that student's variant;
     the top level is the default variant (unknown ids and submissions without student_id).
@@ -32,21 +31,9 @@ from pathlib import Path
 from hw3 import catalogue, layout
 from hw3.errors import Hw3Error
 from hw3.fsutil import atomic_write
-from hw3.layout import assignment_dir
-
-FLOWS_JOBS = assignment_dir("flows") / "jobs.py"  # the 2022 homework's probe jobs, whose reference the key runs
 
 KEY_FORMAT = 1
 
-# Days whose get_paths output the key records: every year wrap and zero-padding case.
-DATES = (
-    "2021-08-15", "2021-03-15", "2021-01-15", "2021-02-28", "2021-03-01", "2020-01-01",
-    "2020-02-29", "2020-12-31", "2021-10-01", "2021-11-30", "2021-12-01", "2022-01-31",
-    "2022-02-01", "2023-09-09", "2023-10-10", "1999-12-31", "2000-02-15",
-)  # fmt: skip
-# Days the clock is set to for get_paths(None); the first is also the day of the frozen-clock
-# flow run, so its two months stay within one year (no wrap) and are two-digit (10, 11).
-FROZEN_DAYS = ("2021-12-03", "2022-01-10", "2022-02-28", "2023-03-31", "2024-10-01")
 
 
 @dataclass(frozen=True)
@@ -57,13 +44,11 @@ class AnswerKey:
     answers: dict[str, str]
     paths: dict[str, str]
     frozen_days: tuple[str, ...]
-    figures: dict[str, float] = field(default_factory=dict)
     options: dict[str, list[str]] = field(default_factory=dict)
     students: dict[str, dict] = field(default_factory=dict)
 
     def digest(self, *parts: str) -> str:
-        text = "\x1f".join((self.salt, *parts))
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return _digest(self.salt, *parts)
 
     @property
     def has_answers(self) -> bool:
@@ -100,10 +85,11 @@ class AnswerKey:
         )
         return replace(course, questions=questions)
 
-    def with_student(self, student_id: str, date: str, answers: dict[str, str], options: dict[str, list[str]]) -> None:
-        """Add a student's variant: their course date, answers in clear, their own options."""
+    def with_student(self, student_id: str, date: str, answers: dict[str, str], options: dict[str, list[str]]) -> AnswerKey:
+        """This key with a student's variant added: their course date, answers (in clear
+        here, digests in the key), their own options."""
         digests = {q: self.digest("answer", q, option) for q, option in answers.items()}
-        self.students[student_id] = {"date": date, "answers": digests, "options": options}
+        return replace(self, students={**self.students, student_id: {"date": date, "answers": digests, "options": options}})
 
     def for_student(self, student_id: str | None) -> AnswerKey:
         """The key of that student's variant; the default variant if the id has none."""
@@ -131,19 +117,25 @@ def load(path: str | os.PathLike) -> AnswerKey:
         if raw.pop("format") != KEY_FORMAT:
             raise ValueError(f"format is not {KEY_FORMAT}")
         raw["frozen_days"] = tuple(raw["frozen_days"])
+        raw.pop("figures", None)  # an empty field of keys written before it was dropped
         return AnswerKey(**raw)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise Hw3Error(f"{path}: not a readable answer key ({exc}); rebuild it from the reference solution") from exc
 
 
+def _digest(salt: str, *parts: str) -> str:
+    return hashlib.sha256("\x1f".join((salt, *parts)).encode("utf-8")).hexdigest()
+
+
 def make(answers: dict[str, str], paths: dict[str, tuple[str, str]], *, taxi: str, date: str, salt: str | None = None,
-         options: dict[str, list[str]] | None = None) -> AnswerKey:
+         options: dict[str, list[str]] | None = None, frozen_days: tuple[str, ...] = ()) -> AnswerKey:
     """A key from answers in clear ({q1: option}) and paths ({day: (train, val)}); `options`
-    are the variant's own options of some questions."""
-    key = AnswerKey(salt or secrets.token_hex(16), taxi, date, {}, {}, FROZEN_DAYS, options=dict(options or {}))
-    key.answers.update({q: key.digest("answer", q, option) for q, option in answers.items()})
-    key.paths.update({day: key.digest("paths", day, f"{Path(t).name}|{Path(v).name}") for day, (t, v) in paths.items()})
-    return key
+    are the variant's own options of some questions; `frozen_days` the days of the paths
+    table on which get_paths(None) is called with the clock set to that day."""
+    salt = salt or secrets.token_hex(16)
+    digests = {q: _digest(salt, "answer", q, option) for q, option in answers.items()}
+    table = {day: _digest(salt, "paths", day, f"{Path(t).name}|{Path(v).name}") for day, (t, v) in paths.items()}
+    return AnswerKey(salt, taxi, date, digests, table, tuple(frozen_days), options=dict(options or {}))
 
 
 def build_from_reference(project_root: str | os.PathLike = layout.PROJECT_ROOT, assignment: str | None = None) -> AnswerKey:
@@ -160,29 +152,34 @@ def build_from_reference(project_root: str | os.PathLike = layout.PROJECT_ROOT, 
             "grade with the answer key shipped as checks/<ID>/key.json"
         )
     paths = {}
-    if course.paths_job:
+    if course.key_job:
         reference = chosen.solutions()
-        if not (reference / "homework.py").is_file():
-            raise Hw3Error(f"{reference / 'homework.py'} is missing: the key is built from the reference solution")
-        paths = reference_paths(reference, course.taxi, jobs=chosen.jobs)
-    return make({q.key: q.answer for q in course.questions}, paths, taxi=course.taxi, date=course.date)
+        first = reference / next((name for name in course.stubs if name.endswith(".py")), "homework.py")
+        if not first.is_file():
+            raise Hw3Error(f"{first} is missing: the key is built from the reference solution")
+        paths = reference_paths(reference, course, chosen.jobs)
+    return make({q.key: q.answer for q in course.questions}, paths, taxi=course.taxi, date=course.date,
+                frozen_days=course.key_frozen_days)
 
 
-def reference_paths(reference: Path, taxi: str, dates: tuple[str, ...] = (), jobs: Path = FLOWS_JOBS) -> dict[str, tuple[str, str]]:
-    """Run the reference get_paths (trip type `taxi`) over DATES, FROZEN_DAYS and `dates`,
-    in a child process."""
+def reference_paths(reference: Path, course: catalogue.Catalogue, jobs: Path, dates: tuple[str, ...] = (),
+                    taxi: str | None = None) -> dict[str, tuple[str, str]]:
+    """Run the catalogue's key job (get_paths) of the reference in a child process: over its
+    key dates and `dates`, and with the clock set to each key frozen day (trip type `taxi`,
+    default the catalogue's)."""
     import tempfile
 
     from hw3.sandbox.runner import Sandbox, run_probe
 
     with tempfile.TemporaryDirectory(prefix="hw3-key-") as folder:
-        sandbox = Sandbox(Path(folder), api_url="", taxi=taxi)
-        days = list(dict.fromkeys((*DATES, *dates)))
-        result = run_probe("get_paths", reference, sandbox, jobs=jobs, dates=days, frozen_days=list(FROZEN_DAYS))
+        sandbox = Sandbox(Path(folder), api_url="", taxi=taxi or course.taxi)
+        days = list(dict.fromkeys((*course.key_dates, *dates)))
+        result = run_probe(course.key_job, reference, sandbox, jobs=jobs, dates=days, frozen_days=list(course.key_frozen_days))
+    what = f"{reference.name}/: {course.key_job} failed while building the answer key"
     if not result.ok:
-        raise Hw3Error(f"{reference / 'homework.py'}: get_paths failed while building the answer key: {result.reason}")
+        raise Hw3Error(f"{what}: {result.reason}")
     calls = {**result.data["dates"], **result.data["today"]}
     failed = {day: call["error"] for day, call in calls.items() if "error" in call}
     if failed:
-        raise Hw3Error(f"{reference / 'homework.py'}: get_paths failed while building the answer key: {failed}")
+        raise Hw3Error(f"{what}: {failed}")
     return {day: tuple(call["paths"]) for day, call in calls.items()}

@@ -82,7 +82,9 @@ class Catalogue:
     date: str
     edition: str
     questions: tuple[Question, ...]
-    paths_job: str | None = None  # the probe job whose reference answers the key keeps (flows: get_paths)
+    key_job: str | None = None  # [key] job: the probe job whose answers on the reference the key keeps
+    key_dates: tuple[str, ...] = ()  # [key] dates: the days it is run for
+    key_frozen_days: tuple[str, ...] = ()  # [key] frozen_days: the days the clock is set to, for today
     stubs: tuple[str, ...] = ()  # the student files rendered from templates/<name>.tmpl
 
     def __getitem__(self, qid: str) -> Question:
@@ -132,7 +134,8 @@ def parse(text: str, source: str = str(CATALOGUE_FILE)) -> Catalogue:
             raise ValueError(f"{source}: the parts of {question.id} add up to "
                              f"{sum(p.points for p in question.parts)} points, not its {question.points}")
     return Catalogue(course["title"], course["taxi"], course["date"], course["edition"], questions,
-                     course.get("paths_job"), tuple(course.get("stubs", ())))
+                     raw.get("key", {}).get("job"), tuple(raw.get("key", {}).get("dates", ())),
+                     tuple(raw.get("key", {}).get("frozen_days", ())), tuple(course.get("stubs", ())))
 
 
 @cache

@@ -15,7 +15,7 @@ from hw3.errors import Hw3Error
 # Modules that add subcommands, in the order `hw3 --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = ("hw3.assignment", "hw3.stubs", "hw3.train", "hw3.data", "hw3.grade", "hw3.release", "hw3.key")
 # Instructor-only modules: the student release (`hw3 release`) leaves them out, and `hw3`
-# then offers none of their commands. (hw3.variants ships: the checks import it.)
+# then offers none of their commands.
 INSTRUCTOR_MODULES: frozenset[str] = frozenset({"hw3.key", "hw3.release", "hw3.gradescope"})
 
 

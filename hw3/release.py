@@ -37,6 +37,7 @@ from hw3.errors import Hw3Error
 
 SHIPPED_FOLDERS = ("hw3",)  # and checks/ with the released assignment's folder only
 SHIPPED_FILES = (".gitignore", "data/manifest.toml")
+HOOKS_NAME = "hooks.py"  # in each assignment's checks folder: what `hw3 key` measures (instructors only)
 KEY_NAME = "key.json"  # in the assignment's checks folder: the work part of the key (hw3/grading/plugin.py reads it)
 README_TEMPLATE = "hw3/templates/README.student.md"
 # The tox environments students get, with the description they read in `tox list`.
@@ -99,7 +100,7 @@ def _ignore(project_root: Path):
     and a local key (rebuilt)."""
     kept_out = {(project_root / relative).resolve() for relative in instructor_files()}
     kept_out |= {(project_root / "checks" / name).resolve() for name in layout.assignment_ids()}
-    kept_out |= {(project_root / "checks" / name / KEY_NAME).resolve() for name in layout.assignment_ids()}
+    kept_out |= {(project_root / "checks" / name / kept).resolve() for name in layout.assignment_ids() for kept in (KEY_NAME, HOOKS_NAME)}
     caches = shutil.ignore_patterns(*CACHE_NAMES)
 
     def ignore(folder: str, names: list[str]) -> set[str]:
@@ -202,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
     files = [path for path in dest.rglob("*") if path.is_file()]
     size = sum(path.stat().st_size for path in files)
     print(f"wrote the student release to {dest}: {len(files)} files, {size / 1024:.0f} KiB")
-    print(f"left out: solutions/, tests/, {', '.join(instructor_files())} and the catalogue's answers")
+    print(f"left out: solutions/, tests/, {', '.join(instructor_files())}, the key's {HOOKS_NAME}, other assignments and the catalogue's answers")
     return 0
 
 

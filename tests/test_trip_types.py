@@ -20,7 +20,7 @@ from sklearn.linear_model import LinearRegression
 
 from hw3.sample import is_sample
 from hw3.tripdata import manifest, trip_type
-from hw3.variants import ensure_sample_as
+from checks.flows.variants import ensure_sample_as
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

@@ -26,7 +26,7 @@ from hw3.catalogue import Catalogue
 from hw3.errors import Hw3Error
 from hw3.sample import DEFAULT_ROWS, is_sample
 from hw3.tripdata import check_trip_file, month_file, parse_month_file, trip_type
-from hw3.variants import ensure_sample_as
+from checks.flows.variants import ensure_sample_as
 
 
 def drop_a_zone(path: Path, column: str) -> str:
