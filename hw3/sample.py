@@ -150,9 +150,9 @@ def sample_mark(year: int, month: int, rows: int, taxi: str = "fhv") -> dict:
 def sample_month(year: int, month: int, rows: int | None = None, taxi: str = "fhv") -> pd.DataFrame:
     """A synthetic month of `taxi` trips (fhv or green) with `rows` trips (default:
     `default_rows(taxi)`), the same every time for the same arguments."""
-    rows = default_rows(taxi) if rows is None else rows
+    rows = default_rows(check_taxi(taxi)) if rows is None else rows
     _check_month(year, month, rows)
-    if taxi == "green":
+    if check_taxi(taxi) == "green":
         return _green_month(year, month, rows)
     return _fhv_month(year, month, rows)
 
