@@ -129,3 +129,241 @@ def create_work_queue(api_url: str, name: str) -> None:
         await client.create_work_queue(name=name)
 
     _call(api_url, create)
+
+
+# -- deployments run by a worker (the 2023 homework) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class DeploymentRecord:
+    id: str
+    name: str
+    flow_name: str
+    work_pool_name: str | None
+    work_queue_name: str | None
+    entrypoint: str | None
+    pull_steps: tuple[dict, ...]
+    schedules: tuple[Schedule, ...]
+    parameters: dict
+
+    @property
+    def full_name(self) -> str:
+        """"FLOW/DEPLOYMENT", as `prefect deployment run` and read_deployment_by_name take it."""
+        return f"{self.flow_name}/{self.name}"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A flow run as the server has it (one read)."""
+
+    id: str
+    name: str
+    state_type: str | None  # e.g. "COMPLETED"; None: no state yet
+    state_name: str | None
+    state_message: str | None
+    final: bool
+    start_time: float | None  # POSIX seconds
+    end_time: float | None
+    work_pool_name: str | None
+    labels: dict
+    deployment_id: str | None
+
+
+@dataclass(frozen=True)
+class TaskRunRecord:
+    id: str
+    name: str  # "Read taxi data-1a2"
+    task_key: str
+    state_type: str | None
+    state_name: str | None
+    state_message: str | None
+    run_count: int
+    retries: int | None  # the task's retry policy, as the run recorded it
+    retry_delay: object  # seconds: a number, a list of numbers, or None
+
+
+@dataclass(frozen=True)
+class ArtifactRecord:
+    key: str | None
+    type: str | None
+    data: object
+    description: str | None
+
+
+def _seconds(moment) -> float | None:
+    return moment.timestamp() if moment is not None else None
+
+
+def ensure_work_pool(api_url: str, name: str, pool_type: str = "process") -> str:
+    """The work pool `name` (made with type `pool_type` if there is none); returns its type."""
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists
+
+    async def ensure(client):
+        try:
+            return (await client.create_work_pool(WorkPoolCreate(name=name, type=pool_type))).type
+        except ObjectAlreadyExists:
+            return (await client.read_work_pool(name)).type
+
+    return _call(api_url, ensure)
+
+
+def _deployment_record(deployment, flow_name: str) -> DeploymentRecord:
+    schedules = tuple(Schedule(getattr(s.schedule, "cron", None), getattr(s.schedule, "timezone", None), s.active)
+                      for s in deployment.schedules)
+    return DeploymentRecord(str(deployment.id), deployment.name, flow_name, deployment.work_pool_name,
+                            deployment.work_queue_name, deployment.entrypoint, tuple(deployment.pull_steps or ()),
+                            schedules, dict(deployment.parameters or {}))
+
+
+def read_deployment(api_url: str, deployment_id: str) -> DeploymentRecord | None:
+    """The deployment with this id (None: there is none)."""
+    from prefect.exceptions import ObjectNotFound
+
+    async def read(client):
+        try:
+            deployment = await client.read_deployment(UUID(deployment_id))
+        except ObjectNotFound:
+            return None
+        flow = await client.read_flow(deployment.flow_id)
+        return _deployment_record(deployment, flow.name)
+
+    return _call(api_url, read)
+
+
+def deployments_named(api_url: str, name: str) -> list[DeploymentRecord]:
+    """The deployments called `name` (of any flow), the last updated first."""
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+
+    async def read(client):
+        found = await client.read_deployments(deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[name])))
+        records = []
+        for deployment in sorted(found, key=lambda d: d.updated or d.created, reverse=True):
+            flow = await client.read_flow(deployment.flow_id)
+            records.append(_deployment_record(deployment, flow.name))
+        return records
+
+    return _call(api_url, read)
+
+
+def create_code_deployment(api_url: str, flow_name: str, name: str, *, work_pool: str, entrypoint: str, directory: str) -> str:
+    """A deployment that a worker of `work_pool` runs from the code in `directory` (a pull
+    step sets the working directory there), without schedule; returns its id."""
+
+    async def create(client):
+        flow_id = await client.create_flow_from_name(flow_name)
+        pull = [{"prefect.deployments.steps.set_working_directory": {"directory": directory}}]
+        return str(await client.create_deployment(flow_id=flow_id, name=name, work_pool_name=work_pool, entrypoint=entrypoint,
+                                                  pull_steps=pull, enforce_parameter_schema=False))
+
+    return _call(api_url, create)
+
+
+def run_deployment(api_url: str, deployment_id: str, parameters: dict, name: str | None = None) -> str:
+    """Create a flow run of the deployment (a worker picks it up); returns its id."""
+
+    async def create(client):
+        run = await client.create_flow_run_from_deployment(UUID(deployment_id), parameters=parameters, name=name)
+        return str(run.id)
+
+    return _call(api_url, create)
+
+
+def _run_record(run) -> RunRecord:
+    state = run.state
+    return RunRecord(str(run.id), run.name, state.type.value if state else None, state.name if state else None,
+                     state.message if state else None, bool(state and state.is_final()), _seconds(run.start_time),
+                     _seconds(run.end_time), run.work_pool_name, dict(run.labels or {}),
+                     str(run.deployment_id) if run.deployment_id else None)
+
+
+def read_flow_runs(api_url: str, flow_run_ids: list[str]) -> dict[str, RunRecord]:
+    """The flow runs with these ids, by id."""
+
+    async def read(client):
+        return {run_id: _run_record(await client.read_flow_run(UUID(run_id))) for run_id in flow_run_ids}
+
+    return _call(api_url, read)
+
+
+def task_runs(api_url: str, flow_run_id: str) -> list[TaskRunRecord]:
+    """The task runs of a flow run, the first started first."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    async def read(client):
+        found = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(flow_run_id)])))
+        return sorted(found, key=lambda t: (t.start_time or t.expected_start_time or t.created).timestamp())
+
+    records = []
+    for task in _call(api_url, read):
+        policy = task.empirical_policy
+        state = task.state
+        records.append(TaskRunRecord(str(task.id), task.name, task.task_key, state.type.value if state else None,
+                                     state.name if state else None, state.message if state else None, task.run_count,
+                                     getattr(policy, "retries", None), getattr(policy, "retry_delay", None)))
+    return records
+
+
+def flow_run_logs(api_url: str, flow_run_id: str) -> list[str]:
+    """The log messages of a flow run and its task runs, oldest first."""
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.sorting import LogSort
+
+    async def read(client):
+        logs = await client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(flow_run_id)])), sort=LogSort.TIMESTAMP_ASC)
+        return [log.message for log in logs]
+
+    return _call(api_url, read)
+
+
+def artifacts(api_url: str, flow_run_id: str) -> list[ArtifactRecord]:
+    """The artifacts a flow run (or one of its task runs) created."""
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    async def read(client):
+        return await client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(flow_run_id)])))
+
+    return [ArtifactRecord(a.key, a.type, a.data, a.description) for a in _call(api_url, read)]
+
+
+def block_document(api_url: str, block_document_id: str) -> tuple[str | None, str | None, dict] | None:
+    """(name, block type slug, data without secrets) of a block document (None: there is none)."""
+    from prefect.exceptions import ObjectNotFound
+
+    async def read(client):
+        try:
+            block = await client.read_block_document(UUID(block_document_id), include_secrets=False)
+        except ObjectNotFound:
+            return None
+        slug = block.block_type.slug if block.block_type else None
+        return block.name, slug, dict(block.data or {})
+
+    return _call(api_url, read)
+
+
+def automation(api_url: str, automation_id: str) -> dict | None:
+    """An automation as JSON data (name, enabled, trigger, actions); None: there is none."""
+
+    async def read(client):
+        found = await client.read_automation(UUID(automation_id))
+        return found.model_dump(mode="json") if found else None
+
+    return _call(api_url, read)
+
+
+def events(api_url: str, names: list[str], related_to: str | None = None, since: float | None = None) -> list[dict]:
+    """Events called one of `names` (optionally related to the resource id `related_to`,
+    e.g. "prefect.automation.<id>"), from `since` (POSIX seconds) on, as JSON data."""
+    import datetime
+
+    start = datetime.datetime.fromtimestamp(since if since is not None else time.time() - 3600, datetime.timezone.utc)
+    body = {"filter": {"occurred": {"since": start.isoformat()}, "event": {"name": names}, "order": "ASC"}, "limit": 50}
+    if related_to:
+        body["filter"]["any_resource"] = {"id": [related_to]}
+
+    async def read(client):
+        response = await client.request("POST", "/events/filter", json=body)
+        response.raise_for_status()
+        return response.json().get("events", [])
+
+    return _call(api_url, read)

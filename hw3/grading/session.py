@@ -9,6 +9,7 @@ job of the assignment's jobs file, its sandbox and its request).
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from hw3.answer_key import AnswerKey
@@ -94,6 +95,40 @@ class Session:
         form ends its check here: recorded, graded by the instructor."""
         if not self.key.has_answers:
             recorded(f"{question.key} = {option!r}, graded by your instructor")
+
+    def sandboxes(self) -> list[Sandbox]:
+        """The run folders of this session (their paths are named relative in reasons)."""
+        return [self.sandbox(name) for name in self.READERS]
+
+    def report_code(self, gradebook) -> None:
+        """Add what was read from the submission's code before it ran to the gradebook."""
+
+    def figure_lines(self) -> list[str]:
+        """The figures the submission's code produced, for the report."""
+        return []
+
+    @contextmanager
+    def graded(self, request, gradebook, assignment):
+        """Start the runs that the selected checks of `assignment` read; while the checks run,
+        and after them, add this session's notes, figures and run folders to `gradebook`."""
+        from hw3.grading.gradebook import question_of
+
+        gradebook.notes += self.answers.notes
+        self.report_code(gradebook)
+        for sandbox in self.sandboxes():
+            gradebook.roots.update({str(sandbox.work): "", str(sandbox.folder): ".."})
+        notes_before = len(self.answers.notes)
+        checks = [item for item in request.session.items if Path(item.path).resolve().is_relative_to(assignment.folder)]
+        self.start({question_of(item.name) for item in checks})
+        try:
+            yield self
+            gradebook.notes += self.answers.notes[notes_before:]
+            try:
+                gradebook.figures += self.figure_lines()
+            except Exception as exc:  # the checks that needed these figures said why already
+                gradebook.notes.append(f"the figures of your code could not be measured: {exc}")
+        finally:
+            self.close()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

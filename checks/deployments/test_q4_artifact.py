@@ -1,0 +1,36 @@
+"""Q4: the worker's flow run has a markdown artifact on the server that shows its validation
+RMSE (the figure the run logged, else the course pipeline's) (part `artifact`); q4 is right
+(part `answer`)."""
+
+from hw3.grading import measure
+from hw3.grading import prefect_api as api
+from hw3.grading.gradebook import fail
+
+
+def shows(text: str, figure: float) -> bool:
+    """Whether `text` writes `figure`, to the precision it prints it with (5.60 shows 5.5964)."""
+    for number in measure.NUMBER.findall(text):
+        reading = measure.Reading(float(number), measure._tolerance(number), text)
+        if "." in number and reading.matches(figure):
+            return True
+    return False
+
+
+def test_q4_artifact_shows_the_rmse(grading):
+    record = grading.flow_run("worker", own_part=False)
+    found = api.artifacts(grading.api_url, record.id)
+    markdown = [a for a in found if a.type == "markdown"]
+    if not markdown:
+        kinds = ", ".join(sorted({str(a.type) for a in found}))
+        fail("the flow run has no markdown artifact" + (f" (only {kinds})" if kinds else "")
+             + ": call create_markdown_artifact(key=..., markdown=...) in the flow or a task")
+    reading = grading.reported_rmse(record)
+    figures = [reading.value] if reading else []
+    figures.append(grading.oracle_rmse)
+    if not any(shows(str(a.data), figure) for a in markdown for figure in figures):
+        fail(f"the flow run's markdown artifact does not show its validation RMSE ({figures[0]:.5f}): "
+             f"{' '.join(str(markdown[0].data).split())[:200]!r}")
+
+
+def test_q4_answer(grading, course):
+    grading.check_choice(course["Q4"], "is not the RMSE of the run that trains on February and validates on March 2023")
