@@ -98,6 +98,11 @@ class Catalogue:
         return [q.id for q in self.questions]
 
     @property
+    def main_file(self) -> str | None:
+        """The student's main Python file (the first Python stub): what a notebook stands for."""
+        return next((name for name in self.stubs if name.endswith(".py")), None)
+
+    @property
     def max_score(self) -> int:
         return sum(q.points for q in self.questions)
 

@@ -36,8 +36,6 @@ from hw3 import assignment as assignment_module, layout, settings
 from hw3.errors import Hw3Error
 from hw3.fsutil import atomic_write
 
-NOTEBOOK_FILE = "homework.ipynb"
-
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -138,15 +136,15 @@ class Graded:
     causes: tuple[str, ...] = ()
 
 
-def cohort_members(folder: Path) -> list[tuple[str, Path]]:
+def cohort_members(folder: Path, main_file: str = "homework.py") -> list[tuple[str, Path]]:
     """(name, target) of each sub-folder of a cohort folder: the folder, or its notebook when
-    it has one and no homework.py."""
+    it has one and no main file (homework.py)."""
     if not folder.is_dir():
         raise Hw3Error(f"--cohort {folder}: no such folder; give the folder that holds one sub-folder per student")
     members = []
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        notebook = sub / NOTEBOOK_FILE
-        target = notebook if notebook.is_file() and not (sub / "homework.py").is_file() else sub
+        notebook = (sub / main_file).with_suffix(".ipynb")
+        target = notebook if notebook.is_file() and not (sub / main_file).is_file() else sub
         members.append((sub.name, target.resolve()))
     if not members:
         raise Hw3Error(f"--cohort {folder}: no sub-folders; put each student's submission in a folder of its own")
@@ -185,8 +183,8 @@ def grade_cohort(folder: Path, jobs: int, csv_path: Path, api_url: str | None, e
     assignment = assignment or assignment_module.load()
     if jobs < 1:
         raise Hw3Error(f"--jobs {jobs}: give at least 1")
-    members = cohort_members(folder)
     course = assignment.catalogue
+    members = cohort_members(folder, course.main_file or "homework.py")
     csv_path = csv_path.resolve()
     results_dir = csv_path.parent / "results"
     with tempfile.TemporaryDirectory(prefix="hw3-cohort-") as scratch:

@@ -28,7 +28,7 @@ BUNDLED = ("hw3", "checks", "data/manifest.toml", "pyproject.toml", "README.md")
 SKIPPED_FOLDERS = ("__pycache__", ".pytest_cache")
 KEY_NAME = "key.json"
 TIMEOUT_S = 1800  # one submission's whole grading
-NOTEBOOK, HOMEWORK = "homework.ipynb", "homework.py"
+HOMEWORK = "homework.py"  # the first assignment's main file
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, on its Ubuntu image: Python, then this package and its
@@ -80,7 +80,7 @@ def bundle(project_root: Path, key_file: Path, zip_path: Path, assignment: str |
 def find_target(submission: Path, marker: str = HOMEWORK) -> Path | None:
     """The folder that holds the assignment's first file (homework.py, or the notebook),
     wherever Gradescope put it."""
-    for name in (marker, NOTEBOOK):
+    for name in (marker, Path(marker).with_suffix(".ipynb").name):
         found = sorted(submission.rglob(name), key=lambda p: len(p.parts))
         if found:
             return found[0].parent if name == marker else found[0]
@@ -92,10 +92,11 @@ def grade(root: Path, assignment: str | None = None) -> int:
     source, results = root / "source", root / "results" / "results.json"
     results.parent.mkdir(parents=True, exist_ok=True)
     chosen = assignment_module.load(assignment)
-    marker = next((name for name in chosen.catalogue.stubs if name.endswith(".py")), HOMEWORK)
+    marker = chosen.catalogue.main_file or HOMEWORK
     target = find_target(root / "submission", marker)
     if target is None:
-        return _write_failure(results, f"no {marker} (or {NOTEBOOK}) in your submission: upload the homework folder's files")
+        notebook = Path(marker).with_suffix(".ipynb").name
+        return _write_failure(results, f"no {marker} (or {notebook}) in your submission: upload the homework folder's files")
     argv = [sys.executable, "-m", "pytest", str(source / "checks"), "-p", "no:cacheprovider", "-q", "--target", str(target),
             "--assignment", chosen.id,
             "--answer-key", str(source / KEY_NAME), "--results-json", str(results)]

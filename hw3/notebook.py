@@ -1,9 +1,10 @@
 """The homework as a Jupyter notebook, and a notebook's code as a Python file.
 
-`homework_notebook()` builds `homework.ipynb` from the same renderings as the stubs: the
-cells of HOMEWORK.md become markdown cells, the cells of `homework/homework.py` code cells
-(`hw3.stubs.split_cells`). `to_script()` turns a notebook back into the text of a
-`homework.py` that the checks grade: the code cells in order, each after a `# %%` line,
+`homework_notebook()` builds the notebook of an assignment's main file (its first Python
+stub: `homework.ipynb` for `homework.py`) from the same renderings as the stubs: the cells of
+HOMEWORK.md become markdown cells, the cells of the main file code cells
+(`hw3.stubs.split_cells`). `to_script()` turns a notebook back into the text of the main file
+that the checks grade: the code cells in order, each after a `# %%` line,
 with what only Jupyter understands (`!shell` lines, `%magic` lines, non-Python cell magics)
 replaced by `pass`, and `from __future__` imports moved to the top.
 """
@@ -20,7 +21,6 @@ from hw3.catalogue import Catalogue
 from hw3.errors import Hw3Error
 from hw3.stubs import render_homework_md, render_stub, split_cells, template_path
 
-NOTEBOOK_NAME = "homework.ipynb"
 INTRO_FILE = "notebook_intro.md"
 CELL_BREAK = "# %%"
 # Cell magics whose body is Python: the magic line is dropped, the body kept.
@@ -46,20 +46,21 @@ def _numbered(cells: list) -> list:
     return cells
 
 
-def has_notebook(cat: Catalogue) -> bool:
-    """Whether the assignment's homework has a notebook form: one Python file of its own
-    (homework.py) that the notebook stands for."""
-    return "homework.py" in cat.stubs
+def notebook_name(main_file: str) -> str:
+    """The notebook that stands for the main file: homework.py -> homework.ipynb."""
+    return Path(main_file).with_suffix(".ipynb").name
 
 
-def homework_notebook(cat: Catalogue | None = None) -> nbformat.NotebookNode:
-    """The homework as a notebook: HOMEWORK.md's sections, then the homework.py stub's code."""
+def homework_notebook(cat: Catalogue | None = None, assignment=None) -> nbformat.NotebookNode:
+    """The homework as a notebook: HOMEWORK.md's sections, the assignment's notebook intro
+    (if its templates have one), then the main file's stub code."""
     cat = cat or catalogue_module.load()
-    markdown = split_cells(render_homework_md(cat))
+    markdown = split_cells(render_homework_md(cat, assignment))
     markdown[0] = _LEADING_COMMENT.sub("", markdown[0])  # "made by hw3 stubs": not true here
-    intro = template_path(INTRO_FILE).read_text(encoding="utf-8").strip()
-    cells = [nbformat.v4.new_markdown_cell(text) for text in [*markdown, intro]]
-    cells += [nbformat.v4.new_code_cell(code) for code in split_cells(render_stub("homework.py", cat))]
+    intro = template_path(INTRO_FILE, assignment)
+    texts = [*markdown, *([intro.read_text(encoding="utf-8").strip()] if intro.is_file() else [])]
+    cells = [nbformat.v4.new_markdown_cell(text) for text in texts]
+    cells += [nbformat.v4.new_code_cell(code) for code in split_cells(render_stub(cat.main_file, cat, assignment))]
     notebook = nbformat.v4.new_notebook(cells=_numbered(cells), metadata=_METADATA)
     nbformat.validate(notebook)
     return notebook

@@ -132,8 +132,8 @@ def build(project_root: Path, folder: Path, key_file: Path | None = None, assign
     course = catalogue_module.parse(catalogue_text, str(folder / checks / "catalogue.toml"))
     for relative, text in stubs.rendered_files(course, chosen).items():
         _write(folder / relative, text)
-    if notebook.has_notebook(course):
-        notebook.write(notebook.homework_notebook(course), folder / chosen.homework_path() / notebook.NOTEBOOK_NAME)
+    if course.main_file:
+        notebook.write(notebook.homework_notebook(course, chosen), folder / chosen.homework_path() / notebook.notebook_name(course.main_file))
 
     for name, transform in (("tox.ini", student_tox_ini), ("pyproject.toml", student_pyproject)):
         _write(folder / name, transform((project_root / name).read_text(encoding="utf-8"), str(project_root / name)))

@@ -156,7 +156,7 @@ def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     if given and (Path(given) / assignment.id).is_dir():
         given = str(Path(given) / assignment.id)
     try:
-        return resolve(given, assignment.homework(), tmp_path_factory.mktemp("notebook"))
+        return resolve(given, assignment.homework(), tmp_path_factory.mktemp("notebook"), assignment.catalogue.main_file or "")
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
 

@@ -1,10 +1,11 @@
-"""What `--target` names: a folder laid out like homework/, or a notebook (`homework.ipynb`)
-whose folder holds deployment.py and answers.toml.
+"""What `--target` names: a folder laid out like the assignment's homework folder, or a
+notebook (`homework.ipynb`) whose folder holds the submission's other files.
 
-A notebook is graded as the homework.py made of its code cells (hw3.notebook.to_script), in
-a staging copy of its folder; the student's folder is never written to. A notebook that
-cannot be read becomes a homework.py that raises NotebookError with the reason, so every
-question that imports homework.py fails with that reason and the others are graded as usual.
+A notebook is graded as the assignment's main file (homework.py) made of its code cells
+(hw3.notebook.to_script), in a staging copy of its folder; the student's folder is never
+written to. A notebook that cannot be read becomes a main file that raises NotebookError with
+the reason, so every question that imports it fails with that reason and the others are
+graded as usual.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from pathlib import Path
 
 from hw3 import notebook
 
-HOMEWORK_FILE = "homework.py"
 # The notebook's neighbours that go into the staging copy: the submission's other files.
-STAGED_PATTERNS = ("*.py", "*.toml")
+STAGED_PATTERNS = ("*.py", "*.toml", "*.yaml")
 
 
 def is_notebook(path: Path) -> bool:
@@ -27,26 +27,26 @@ def _unreadable(reason: str) -> str:
     return f"class NotebookError(Exception):\n    pass\n\n\nraise NotebookError({reason!r})\n"
 
 
-def stage_notebook(path: Path, staging: Path) -> Path:
-    """A folder in `staging` to grade: the notebook's folder, homework.py made of the notebook."""
+def stage_notebook(path: Path, staging: Path, main_file: str = "homework.py") -> Path:
+    """A folder in `staging` to grade: the notebook's folder, `main_file` made of the notebook."""
     staging.mkdir(parents=True, exist_ok=True)
     for pattern in STAGED_PATTERNS:
         for neighbour in path.parent.glob(pattern):
-            if neighbour.is_file() and neighbour.name != HOMEWORK_FILE:
+            if neighbour.is_file() and neighbour.name != main_file:
                 shutil.copy(neighbour, staging / neighbour.name)
     try:
         code = notebook.to_script(notebook.read(path))
     except notebook.NotebookError as exc:
         code = _unreadable(str(exc))
-    (staging / HOMEWORK_FILE).write_text(code, encoding="utf-8")
+    (staging / main_file).write_text(code, encoding="utf-8")
     return staging
 
 
-def resolve(given: str | None, default: Path, staging: Path) -> Path:
+def resolve(given: str | None, default: Path, staging: Path, main_file: str = "homework.py") -> Path:
     """The folder to grade for `--target given` (None: `default`); ValueError if there is none."""
     path = Path(given).resolve() if given else default
     if path.is_dir():
         return path
     if path.is_file() and is_notebook(path):
-        return stage_notebook(path, staging)
+        return stage_notebook(path, staging, main_file)
     raise ValueError(f"--target {given}: no such folder or .ipynb notebook")
