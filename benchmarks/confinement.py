@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hw3.server import PrefectServer  # noqa: E402
+from hw3.server import prefect_server  # noqa: E402
 
 
 def grade(api_url: str, confined: bool, folder: Path) -> float:
@@ -42,17 +42,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     times: dict[bool, list[float]] = {True: [], False: []}
-    with tempfile.TemporaryDirectory() as scratch:
-        server = PrefectServer(Path(scratch) / "server")
-        url = server.start()
-        try:
-            for n in range(args.rounds):
-                for confined in (False, True):
-                    seconds = grade(url, confined, Path(scratch) / f"{n}-{confined}")
-                    times[confined].append(seconds)
-                    print(f"round {n + 1}: {'with' if confined else 'without'} the sandbox: {seconds:.1f} s", flush=True)
-        finally:
-            server.stop()
+    with tempfile.TemporaryDirectory() as scratch, prefect_server(None, Path(scratch) / "server") as url:
+        for n in range(args.rounds):
+            for confined in (False, True):
+                seconds = grade(url, confined, Path(scratch) / f"{n}-{confined}")
+                times[confined].append(seconds)
+                print(f"round {n + 1}: {'with' if confined else 'without'} the sandbox: {seconds:.1f} s", flush=True)
     without, within = statistics.median(times[False]), statistics.median(times[True])
     print(f"median without the sandbox {without:.1f} s, with it {within:.1f} s: "
           f"{within - without:+.1f} s per submission, ratio {within / without:.2f}")

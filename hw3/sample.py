@@ -33,7 +33,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from hw3 import settings
 from hw3.errors import Hw3Error
+from hw3.fsutil import atomic_write
 from hw3.tripdata import month_file, trip_type
 
 GENERATOR_VERSION = 2
@@ -405,15 +407,9 @@ def write_sample_month(path: str | os.PathLike, year: int, month: int, rows: int
     table = pa.Table.from_pandas(sample_month(year, month, rows, taxi), preserve_index=False).cast(schema)
     mark = json.dumps(sample_mark(year, month, rows, taxi))
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), METADATA_KEY: mark.encode()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(f".{path.name}.part")
-    try:
-        # One row group like TLC's files; zstd gets their size (TLC's gzip takes 10 s here).
-        pq.write_table(table, part, compression="zstd", row_group_size=max(rows, 1))
-        os.replace(part, path)
-    finally:
-        part.unlink(missing_ok=True)
-    return path
+    # One row group like TLC's files; zstd gets their size (TLC's gzip takes 10 s here).
+    return atomic_write(path, lambda out: pq.write_table(table, out, compression="zstd", row_group_size=max(rows, 1)),
+                        binary=True)
 
 
 def sample_info(path: str | os.PathLike) -> dict | None:
@@ -435,7 +431,7 @@ def is_sample(path: str | os.PathLike) -> bool:
 
 def cache_dir() -> Path:
     """Where sample months are kept between runs: HW3_CACHE_DIR, else ~/.cache/hw3."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "hw3")
+    return settings.current().cache_dir
 
 
 def ensure_sample_month(dest_dir: str | os.PathLike, year: int, month: int, rows: int | None = None,
@@ -462,11 +458,8 @@ def ensure_sample_month(dest_dir: str | os.PathLike, year: int, month: int, rows
     cached = cache_dir() / "samples" / version / f"{Path(name).stem}.rows{rows}.parquet"
     if sample_info(cached) != wanted:
         write_sample_month(cached, year, month, rows, taxi)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    part = target.with_name(f".{name}.part")
-    try:
-        shutil.copyfile(cached, part)
-        os.replace(part, target)
-    finally:
-        part.unlink(missing_ok=True)
-    return target
+    def copy(out) -> None:
+        with open(cached, "rb") as handle:
+            shutil.copyfileobj(handle, out)
+
+    return atomic_write(target, copy, binary=True)
