@@ -64,17 +64,18 @@ MISTAKES = (
 )  # fmt: skip
 
 
-def make_submission(dest: Path, edits: Edits | None = None, source: Path = SOLUTIONS) -> Path:
-    """A copy of the submission files of `source` in `dest`, with `edits` applied."""
+def make_submission(dest: Path, edits: Edits | None = None, source: Path = SOLUTIONS,
+                    files: tuple[str, ...] = SUBMISSION_FILES) -> Path:
+    """A copy of the submission `files` of `source` in `dest`, with `edits` applied."""
     dest.mkdir(parents=True, exist_ok=True)
-    for name in SUBMISSION_FILES:
+    for name in files:
         shutil.copy(source / name, dest / name)
     for name, replacements in (edits or {}).items():
         path = dest / name
         text = path.read_text(encoding="utf-8")
         for old, new in replacements:
             if old not in text:
-                raise ValueError(f"{source / name} no longer contains {old!r}: update the edit in tests/submissions.py")
+                raise ValueError(f"{source / name} no longer contains {old!r}: update the edit")
             text = text.replace(old, new)
         path.write_text(text, encoding="utf-8")
     return dest

@@ -13,11 +13,10 @@ leaked into another question would show there.
 from __future__ import annotations
 
 import ast
-import shutil
 from pathlib import Path
 
 import pytest
-from submissions import PROJECT_ROOT, run_checks
+from submissions import PROJECT_ROOT, Edits, make_submission, run_checks
 
 from hw3 import assignment as assignment_module
 
@@ -37,8 +36,6 @@ pull: null
 deployments: []
 """
 
-Edits = dict[str, list[tuple[str, str]]]
-
 
 @pytest.fixture(scope="module")
 def api_url(tmp_path_factory):
@@ -51,17 +48,7 @@ def api_url(tmp_path_factory):
 
 def submission(dest: Path, edits: Edits | None = None) -> Path:
     """A copy of the reference with `edits` (each must match the reference's text)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in FILES:
-        shutil.copy(REFERENCE / name, dest / name)
-    for name, replacements in (edits or {}).items():
-        path = dest / name
-        text = path.read_text(encoding="utf-8")
-        for old, new in replacements:
-            assert old in text, f"{REFERENCE / name} no longer contains {old!r}: update the edit"
-            text = text.replace(old, new)
-        path.write_text(text, encoding="utf-8")
-    return dest
+    return make_submission(dest, edits, REFERENCE, FILES)
 
 
 def without_bodies(source: str, functions: tuple[str, ...]) -> str:

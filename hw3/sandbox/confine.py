@@ -31,6 +31,9 @@ from hw3 import settings
 
 HARNESS = Path(__file__).resolve().parent
 INSIDE = Path("/opt/hw3-harness")  # where the probe's own files are, inside the wall
+# Where the relay's sockets are, inside the wall: a short path (a Unix socket's path has at
+# most 107 bytes, and a run folder's can be longer).
+RELAY_INSIDE = Path("/run/hw3-relay")
 HARNESS_FILES = ("probe.py", "kit.py", "compat.py", "relay.py")
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 SYSTEM_ETC = ("/etc/hosts", "/etc/localtime", "/etc/nsswitch.conf", "/etc/ssl", "/etc/ca-certificates",
@@ -83,8 +86,9 @@ def python_roots() -> list[str]:
     return sorted(r for r in roots if r and Path(r).exists())
 
 
-def wall(argv: list[str], *, writable: Path, readable: list[Path], cwd: Path) -> list[str]:
-    """`argv` inside the wall (see the module's docstring); `argv` unchanged without one."""
+def wall(argv: list[str], *, writable: Path, readable: list[Path], cwd: Path, relay: Path | None = None) -> list[str]:
+    """`argv` inside the wall (see the module's docstring); `argv` unchanged without one.
+    `relay`: the grader's folder of relay sockets, seen inside at RELAY_INSIDE."""
     program = bwrap()
     if program is None:
         return argv
@@ -96,6 +100,8 @@ def wall(argv: list[str], *, writable: Path, readable: list[Path], cwd: Path) ->
         args += ["--ro-bind", str(HARNESS / name), str(INSIDE / name)]
     for path in readable:
         args += ["--ro-bind", str(path), str(path)]
+    if relay is not None:
+        args += ["--bind", str(relay), str(RELAY_INSIDE)]
     args += ["--bind", str(writable), str(writable), "--chdir", str(cwd), "--"]
     return args + argv
 

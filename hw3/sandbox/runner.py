@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -172,27 +172,26 @@ def _tail(path: Path) -> str:
 @contextmanager
 def _api_relay(sandbox: Sandbox):
     """Inside the wall, the child reaches the grader's API (and each of the sandbox's
-    `relayed_ports`) through a Unix socket in its folder (relay.py), one per port, named
-    for this child alone (several children may share a sandbox); yields the variables that
-    tell it so."""
+    `relayed_ports`) through a Unix socket of its own (relay.py), one per port, in a short
+    folder of the grader's that the wall shows at confine.RELAY_INSIDE; yields the variables
+    that tell the child so, and that folder (None: no relay)."""
     api_port = urlsplit(sandbox.api_url).port if sandbox.api_url else None
     ports = list(dict.fromkeys([*([api_port] if api_port is not None else []), *sandbox.relayed_ports]))
     if not confine.bwrap() or not ports:
-        yield {}
+        yield {}, None
         return
-    token = secrets.token_hex(4)
+    folder = Path(tempfile.mkdtemp(prefix="hw3-relay-"))
     pairs, listeners = [], []
     try:
         for port in ports:
-            path = sandbox.folder / (f"api-{token}.sock" if port == api_port else f"port{port}-{token}.sock")
-            path.unlink(missing_ok=True)
-            listeners.append((relay.serve_unix(str(path), port), path))
-            pairs.append(f"{path}:{port}")
-        yield {RELAY_ENV: RELAY_SEPARATOR.join(pairs)}
+            name = "api.sock" if port == api_port else f"port{port}.sock"
+            listeners.append(relay.serve_unix(str(folder / name), port))
+            pairs.append(f"{confine.RELAY_INSIDE / name}:{port}")
+        yield {RELAY_ENV: RELAY_SEPARATOR.join(pairs)}, folder
     finally:
-        for listener, path in listeners:
+        for listener in listeners:
             listener.close()
-            path.unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _relay_argv(relay_env: dict) -> list[str]:
@@ -208,11 +207,12 @@ def _started(argv: list[str], sandbox: Sandbox, memory_mb: int, readable=(), *, 
     to `outputs`; yields (the child, whether it is walled). On the way out its whole process
     group is killed (what it left behind goes too) and waited for."""
     sandbox.prepare()
-    with _api_relay(sandbox) as relay_env, confine.process_cap(processes) as cap, \
+    with _api_relay(sandbox) as (relay_env, relay_folder), confine.process_cap(processes) as cap, \
             open(outputs[0], "wb") as stdout, open(outputs[1], "wb") as stderr:
         if relay_env and argv[:2] != [sys.executable, "-I"]:  # a command: the child's side of the relay first
             argv = [*_relay_argv(relay_env), *argv]
-        walled = confine.wall(argv, writable=sandbox.folder, readable=[Path(p).resolve() for p in readable], cwd=sandbox.work)
+        walled = confine.wall(argv, writable=sandbox.folder, readable=[Path(p).resolve() for p in readable], cwd=sandbox.work,
+                              relay=relay_folder)
         child = subprocess.Popen(
             [*cap, *confine.limits(memory_mb, FILE_MB, processes), *walled],
             cwd=sandbox.work,
