@@ -137,7 +137,8 @@ def build(project_root: Path, folder: Path, key_file: Path | None = None, assign
 
     for name, transform in (("tox.ini", student_tox_ini), ("pyproject.toml", student_pyproject)):
         _write(folder / name, transform((project_root / name).read_text(encoding="utf-8"), str(project_root / name)))
-    readme = Template((project_root / README_TEMPLATE).read_text(encoding="utf-8"))
+    own = chosen.folder / "templates" / Path(README_TEMPLATE).name  # an assignment's own, else the first's
+    readme = Template((own if own.is_file() else project_root / README_TEMPLATE).read_text(encoding="utf-8"))
     _write(folder / "README.md", readme.substitute(
         course_title=course.title, course_date=course.date,
         questions_count=len(course.questions), max_score=course.max_score,
