@@ -29,7 +29,10 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "hw3")  # sample months kept between runs
     cohort: bool = False  # the checks grade one submission of `hw3 grade --cohort`
     cohort_timeout_s: float = 1800  # one submission's whole grading in a cohort
+    grading_servers_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "hw3" / "grading-servers")  # a machine's slots
+    grading_server_idle_s: float = 900  # a slot's server stops after this long unused
     check_timeout_s: float = 300  # one child of the checks
+    submission_budget_factor: float = 6  # a session's probes, all told: this many times the catalogue's reference_seconds
     check_memory_mb: int = 6144
     check_file_mb: int = 512  # the largest file a child may write
     check_server_timeout_s: float = 180  # the checks' Prefect server's start

@@ -184,14 +184,14 @@ WIPER = """    import threading, time
 
 @pytest.mark.slow
 def test_a_submission_cannot_delete_the_flow_runs_of_one_graded_beside_it(tmp_path):
-    """`hw3 grade --cohort --jobs 2` gives each submission graded at a time a server of its own:
+    """`hw3 grade --cohort --workers 2` gives each submission graded at a time a server of its own:
     one that deletes every flow run it can see through the API reaches only its own."""
     from submissions import reference_key_file
 
     cohort = tmp_path / "cohort"
     make_submission(cohort / "attacker", {"homework.py": [("    logger = get_run_logger()\n    day = run_date(date)\n", WIPER)]})
     make_submission(cohort / "victim")
-    done = subprocess.run([sys.executable, "-m", "hw3.cli", "grade", "--cohort", str(cohort), "--jobs", "2", "--out",
+    done = subprocess.run([sys.executable, "-m", "hw3.cli", "grade", "--cohort", str(cohort), "--workers", "2", "--out",
                            str(tmp_path / "grades.csv"), "--answer-key", str(reference_key_file())],
                           cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=1200)
     rows = {line.split(",")[0]: line.split(",") for line in (tmp_path / "grades.csv").read_text().splitlines()[1:]}

@@ -1,6 +1,6 @@
 """The corpus (tests/corpus): every realistic wrong submission loses exactly the questions it
 declares, every correct one gets full marks. Graded as an instructor grades a cohort:
-`hw3 grade --cohort DIR --jobs 2` on the session's Prefect server; prints a table."""
+`hw3 grade --cohort DIR --workers 2` on the session's Prefect server; prints a table."""
 
 from __future__ import annotations
 
@@ -20,19 +20,19 @@ from hw3 import catalogue
 COURSE = catalogue.load()
 
 
-def grade_cohort(variants: dict[str, Variant], folder: Path, api_url: str, jobs: int = 2) -> tuple[dict[str, dict], float, str]:
+def grade_cohort(variants: dict[str, Variant], folder: Path, api_url: str, workers: int = 2) -> tuple[dict[str, dict], float, str]:
     """Make each variant a sub-folder of a cohort, grade it with `hw3 grade --cohort`; return
     the CSV rows by folder name, the seconds it took and the command's output."""
     for name, variant in variants.items():
         make_submission(folder / "cohort" / name, variant.edits)
-    return grade_cohort_folder(folder, api_url, jobs)
+    return grade_cohort_folder(folder, api_url, workers)
 
 
-def grade_cohort_folder(folder: Path, api_url: str, jobs: int = 2) -> tuple[dict[str, dict], float, str]:
+def grade_cohort_folder(folder: Path, api_url: str, workers: int = 2) -> tuple[dict[str, dict], float, str]:
     """Grade `folder`/cohort with `hw3 grade --cohort` (results in `folder`); as grade_cohort."""
     cohort = folder / "cohort"
     out = folder / "grades.csv"
-    argv = [sys.executable, "-m", "hw3.cli", "grade", "--cohort", str(cohort), "--jobs", str(jobs), "--out", str(out),
+    argv = [sys.executable, "-m", "hw3.cli", "grade", "--cohort", str(cohort), "--workers", str(workers), "--out", str(out),
             "--prefect-api-url", api_url, "--", "--answer-key", str(reference_key_file())]
     started = time.monotonic()
     done = subprocess.run(argv, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=3600)
@@ -80,8 +80,10 @@ def hw3_grade(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     [
         (["--cohort", "nowhere"], "hw3: --cohort nowhere: no such folder; give the folder that holds one sub-folder per student\n"),
         (["--cohort", "empty"], "hw3: --cohort empty: no sub-folders; put each student's submission in a folder of its own\n"),
-        (["--cohort", "empty", "--target", "x"], "hw3: --cohort grades every sub-folder of its folder: leave out --target and --results-json\n"),
-        (["--cohort", "one", "--jobs", "0"], "hw3: --jobs 0: give at least 1\n"),
+        (["--cohort", "empty", "--target", "x"],
+         "hw3: --cohort grades every sub-folder of its folder: leave out --target, --results-json and --watch\n"),
+        (["--cohort", "one", "--workers", "0"], "hw3: --workers 0: give at least 1\n"),
+        (["--cohort", "one", "--work-pool", "gpu"], "hw3: --work-pool gpu: give the server of that pool too, with --prefect-api-url URL\n"),
     ],
 )
 def test_cohort_refuses_clearly(tmp_path, args, message):

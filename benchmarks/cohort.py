@@ -1,0 +1,114 @@
+"""What cohort grading and the student loop cost, side by side in one run.
+
+    python benchmarks/cohort.py
+
+On one cohort of six submissions (4 correct, of two shapes, and 2 untouched stubs):
+`hw3 grade --cohort --workers 1`, then `--workers 2` (each from scratch), then a re-run with
+nothing changed; the CPU seconds of each submission's flow run (its process and the checks'
+processes); and for one student, a cold `hw3 grade` (server start included) against a warm
+re-grade under `hw3 grade --watch` after a save. Prints the figures and their ratios, and
+exits non-zero if the marks differ between the runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from corpus import CORRECT  # noqa: E402
+from submissions import make_submission, reference_key_file  # noqa: E402
+
+SHAPES = [None, next(v.edits for v in CORRECT if v.name == "sequential calls instead of submit")]  # two shapes of right code
+
+
+def cohort(folder: Path) -> None:
+    for n in range(4):
+        make_submission(folder / f"right-{n}", SHAPES[n % 2])
+    for n in range(2):
+        make_submission(folder / f"stub-{n}", source=ROOT / "homework")
+
+
+def grade_cohort(folder: Path, out: Path, workers: int) -> tuple[float, dict, dict]:
+    """Wall seconds, the marks by student, and the kept grades by student."""
+    argv = [sys.executable, "-m", "hw3.cli", "grade", "--cohort", str(folder), "--workers", str(workers), "--out", str(out),
+            "--answer-key", str(reference_key_file())]
+    started = time.monotonic()
+    done = subprocess.run(argv, cwd=out.parent, capture_output=True, text=True)
+    seconds = time.monotonic() - started
+    if not out.is_file():
+        raise SystemExit(f"no grades from {' '.join(argv)}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    with open(out, newline="", encoding="utf-8") as handle:
+        marks = {row["student"]: row["total"] for row in csv.DictReader(handle)}
+    kept = {p.parent.name: json.loads(p.read_text()) for p in (out.parent / "results").glob("*/graded.json")}
+    return seconds, marks, kept
+
+
+def cold_grade(target: Path, work: Path) -> float:
+    argv = [sys.executable, "-m", "hw3.cli", "grade", "--target", str(target), "--", "--answer-key", str(reference_key_file()),
+            "-q", "--basetemp", str(work / "cold")]
+    started = time.monotonic()
+    subprocess.run(argv, cwd=work, capture_output=True, text=True)
+    return time.monotonic() - started
+
+
+def warm_regrade(target: Path, work: Path) -> float:
+    """Seconds of the grade `hw3 grade --watch` reports after a save (its second)."""
+    argv = [sys.executable, "-m", "hw3.cli", "grade", "--watch", "--target", str(target), "--", "--answer-key",
+            str(reference_key_file()), "-q"]
+    watcher = subprocess.Popen(argv, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    times = []
+    try:
+        for line in watcher.stdout:
+            found = re.search(r"\[hw3\] graded in ([\d.]+) s", line)
+            if found:
+                times.append(float(found.group(1)))
+                if len(times) == 2:
+                    return times[1]
+                time.sleep(2)  # the next checks' process warms up while the student types
+                answers = target / "answers.toml"
+                answers.write_text(answers.read_text() + "\n")
+        raise SystemExit("hw3 grade --watch stopped before its second grade")
+    finally:
+        watcher.kill()
+        watcher.wait()
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="hw3-bench-cohort-"))
+    try:
+        cohort(work / "cohort")
+        one, marks_one, _ = grade_cohort(work / "cohort", work / "one" / "grades.csv", 1)
+        two, marks_two, kept = grade_cohort(work / "cohort", work / "two" / "grades.csv", 2)
+        again, marks_again, _ = grade_cohort(work / "cohort", work / "two" / "grades.csv", 2)
+        cpu = [g["cpu_seconds"] for name, g in kept.items() if name.startswith("right")]
+        cold = cold_grade(work / "cohort" / "right-0", work)
+        warm = warm_regrade(work / "cohort" / "right-1", work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"{'6 submissions (4 right, 2 stubs)':<48}{'seconds':>10}{'ratio':>10}")
+    print(f"{'  --workers 1':<48}{one:>10.1f}{1:>10.2f}")
+    print(f"{'  --workers 2':<48}{two:>10.1f}{one / two:>10.2f}  (speed-up)")
+    print(f"{'  re-run, nothing changed':<48}{again:>10.1f}{again / two:>10.2f}  (of a run)")
+    print(f"{'CPU-s per correct submission (median, flow run)':<48}{statistics.median(cpu):>10.1f}")
+    print(f"{'one student: cold hw3 grade':<48}{cold:>10.1f}{1:>10.2f}")
+    print(f"{'  warm re-grade under --watch':<48}{warm:>10.1f}{warm / cold:>10.2f}  (of cold)")
+    same = marks_one == marks_two == marks_again
+    print(f"marks: {marks_two} (the same in all three runs: {same})")
+    sys.exit(0 if same else 1)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    main()

@@ -1,0 +1,106 @@
+"""A cohort's submissions: one sub-folder each, sent to a worker as an archive of its files,
+and a fingerprint that says whether an earlier grade still holds."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass
+from functools import cached_property
+from importlib.metadata import version
+from pathlib import Path
+
+from hw3.errors import Hw3Error
+
+# What a worker receives of a submission: its code, answers, settings and notebooks (not its
+# trip files or models, which the checks do not read).
+SHIPPED_SUFFIXES = {".py", ".toml", ".ipynb", ".yaml", ".yml", ".md", ".txt", ".json", ".cfg", ".ini", ".sh"}
+SKIPPED_FOLDERS = {"__pycache__", "data", "models", "mlruns", "node_modules"}
+FILE_LIMIT_MB = 10  # a larger file is left out (and said so in the submission's notes)
+ENGINE_SUFFIXES = {".py", ".toml", ".md", ".yaml", ".json"}
+
+
+@dataclass(frozen=True)
+class Member:
+    """One submission: its folder, and the notebook to grade when it has no main file."""
+
+    name: str
+    folder: Path
+    notebook: str | None = None
+
+    def files(self) -> list[Path]:
+        """The files that go to the worker, in a stable order."""
+        kept = []
+        for path in sorted(self.folder.rglob("*")):
+            parts = path.relative_to(self.folder).parts
+            if (path.is_file() and path.suffix in SHIPPED_SUFFIXES and not any(p.startswith(".") for p in parts)
+                    and not SKIPPED_FOLDERS & set(parts[:-1]) and path.stat().st_size <= FILE_LIMIT_MB * 2**20):
+                kept.append(path)
+        return kept
+
+    @cached_property
+    def archive(self) -> str:
+        """The shipped files as a zip, base64-encoded (a flow run's parameter)."""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in self.files():
+                archive.writestr(zipfile.ZipInfo(path.relative_to(self.folder).as_posix()), path.read_bytes())
+        return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+    def content_digest(self) -> str:
+        digest = hashlib.sha256()
+        for path in self.files():
+            digest.update(path.relative_to(self.folder).as_posix().encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+        return digest.hexdigest()
+
+
+def unpack(archive: str, folder: Path) -> Path:
+    """Write a member's archive into `folder` (made); return it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(io.BytesIO(base64.b64decode(archive))) as files:
+        for info in files.infolist():
+            target = (folder / info.filename).resolve()
+            if not target.is_relative_to(folder.resolve()):
+                continue  # a name that climbs out of the folder
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(files.read(info))
+    return folder
+
+
+def cohort_members(folder: Path, main_file: str = "homework.py") -> list[Member]:
+    """Each sub-folder of a cohort folder: graded as a folder, or as its notebook when it has
+    one and no main file."""
+    if not folder.is_dir():
+        raise Hw3Error(f"--cohort {folder}: no such folder; give the folder that holds one sub-folder per student")
+    members = []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        notebook = (sub / main_file).with_suffix(".ipynb")
+        use_notebook = notebook.is_file() and not (sub / main_file).is_file()
+        members.append(Member(sub.name, sub.resolve(), notebook.name if use_notebook else None))
+    if not members:
+        raise Hw3Error(f"--cohort {folder}: no sub-folders; put each student's submission in a folder of its own")
+    return members
+
+
+def engine_digest(assignment_folder: Path) -> str:
+    """What the grade of a submission depends on besides its files and the key: the engine's
+    code, the assignment's checks, and Prefect's version."""
+    import hw3
+
+    digest = hashlib.sha256(version("prefect").encode())
+    roots = [Path(hw3.__file__).parent, Path(assignment_folder), Path(assignment_folder).parent / "conftest.py"]
+    for root in roots:
+        for path in sorted([root] if root.is_file() else root.rglob("*")):
+            if path.is_file() and path.suffix in ENGINE_SUFFIXES and "__pycache__" not in path.parts:
+                digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def fingerprint(member: Member, key_text: str, engine: str, options: list[str]) -> str:
+    """One digest of everything a grade depends on: equal fingerprints, equal grades."""
+    parts = [member.content_digest(), hashlib.sha256(key_text.encode()).hexdigest(), engine, member.notebook or "",
+             "\0".join(options)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()

@@ -1,0 +1,260 @@
+"""`hw3 grade --cohort DIR`: grade every submission of a cohort on Prefect workers.
+
+The cohort is a flow run (`hw3-grade-cohort`) on a Prefect server; each submission that needs
+a grade is a child flow run of the deployment `hw3-grade-submission/<pool>`, which a worker
+of the pool picks up (flow.py). Either this command starts the server (or uses
+`--prefect-api-url`), a process work pool and `--workers N` local workers, or, with
+`--work-pool NAME --prefect-api-url URL`, the pool's own workers (on any machine with the
+package installed) do the work.
+
+A submission whose files, answer key, checks and options are those of its kept grade
+(results/<student>/graded.json) is not graded again unless `--force`; each grade is kept the
+moment it arrives, so a run cut short loses none of the grades it got.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from hw3 import assignment as assignment_module, settings
+from hw3.cohort import members as members_module, report, slots
+from hw3.cohort.flow import RESULT_ARTIFACT
+from hw3.cohort.report import Graded
+from hw3.errors import Hw3Error
+from hw3.fsutil import atomic_write
+
+POLL_S = 1.0  # between two reads of the submissions' flow runs
+GRACE_S = 120  # a flow run may run this long beyond HW3_COHORT_TIMEOUT_S before it is given up
+WORKER_QUERY_S = "1"  # how often a local worker asks for work (Prefect's default: 10 s)
+
+
+def answer_key_file(given: str | None, scratch: Path, assignment: assignment_module.Assignment) -> Path:
+    """The key every submission is graded with: the one given, else the shipped key, else one
+    built once from the reference."""
+    from hw3 import answer_key
+
+    if given:
+        if not Path(given).is_file():
+            raise Hw3Error(f"--answer-key {given}: no such file; give the key `hw3 key` wrote")
+        return Path(given).resolve()
+    shipped = assignment.folder / "key.json"
+    if shipped.is_file():
+        return shipped
+    return answer_key.build_from_reference(assignment.root, str(assignment.folder)).save(scratch / "key.json")
+
+
+def grade_cohort(folder: Path, csv_path: Path, assignment: assignment_module.Assignment, *, workers: int | None,
+                 work_pool: str | None, api_url: str | None, answer_key: str | None, pytest_args: list[str],
+                 force: bool = False) -> int:
+    """Grade the cohort in `folder`; write the CSV (and results/<student>/ beside it)."""
+    if work_pool and not api_url:
+        raise Hw3Error(f"--work-pool {work_pool}: give the server of that pool too, with --prefect-api-url URL")
+    if workers is not None and workers < 1:
+        raise Hw3Error(f"--workers {workers}: give at least 1")
+    course = assignment.catalogue
+    cohort = members_module.cohort_members(folder, course.main_file or "homework.py")
+    csv_path = csv_path.resolve()
+    results_dir = csv_path.parent / "results"
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="hw3-cohort-") as scratch:
+        key_text = answer_key_file(answer_key, Path(scratch), assignment).read_text(encoding="utf-8")
+        engine = members_module.engine_digest(assignment.folder)
+        prints = {m.name: members_module.fingerprint(m, key_text, engine, [assignment.id, *pytest_args]) for m in cohort}
+        kept = {m.name: Graded.load(results_dir / m.name) for m in cohort}
+        reused = {name: g for name, g in kept.items() if g and g.total is not None and g.fingerprint == prints[name] and not force}
+        pending = [m for m in cohort if m.name not in reused]
+        graded = dict(reused)
+        if reused:
+            print(f"{len(reused)} of {len(cohort)} submissions are unchanged since they were graded: their grades are kept "
+                  f"(--force grades them again)", flush=True)
+        if pending:
+            with _pool(api_url, work_pool, workers or os.cpu_count() or 1, Path(scratch)) as (url, pool, alive):
+                graded = _grade_on_workers(url, pool, alive, cohort, pending, reused, prints, assignment, key_text,
+                                           pytest_args, results_dir)
+    ordered = [graded[m.name] for m in cohort]
+    report.write_csv(csv_path, ordered, course)
+    for text in report.common_causes(ordered):
+        print(text)
+    ungraded = [g for g in ordered if g.total is None]
+    print(f"graded {len(ordered) - len(ungraded)} of {len(ordered)} submissions ({len(pending)} graded now, "
+          f"{len(reused)} kept) in {time.monotonic() - started:.0f} s; {csv_path}")
+    return 1 if ungraded else 0
+
+
+def _grade_on_workers(url, pool, alive, cohort, pending, reused, prints, assignment, key_text, pytest_args,
+                      results_dir) -> dict[str, Graded]:
+    """Run the cohort flow on the server at `url`: a child flow run per pending submission,
+    picked up by the pool's workers, then the cohort's table artifact; return every grade
+    (the `reused` ones too) by student."""
+    from prefect import flow
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from hw3.cohort.flow import grade_submission
+
+    @flow(name="hw3-grade-cohort", log_prints=False, persist_result=False)
+    def grade_cohort_flow(folder: str, students: list[str]) -> dict:
+        deployment = _deploy(grade_submission, pool)
+        runs = {}
+        for member in pending:
+            parameters = {"student": member.name, "assignment": assignment.id, "archive": member.archive,
+                          "notebook": member.notebook, "answer_key": key_text, "pytest_args": pytest_args,
+                          "fingerprint": prints[member.name]}
+            runs[_start_run(deployment, parameters, member.name)] = member.name
+        graded = reused | _collect(url, runs, alive, assignment.catalogue, results_dir)
+        _table_artifact([graded[m.name] for m in cohort], assignment.catalogue, assignment.id)
+        return graded
+
+    with temporary_settings({PREFECT_API_URL: url}):
+        try:
+            return grade_cohort_flow(str(pending[0].folder.parent), [m.name for m in pending])
+        finally:  # the flow's logs and events reach the server before it stops
+            APILogWorker.drain_all(timeout=10, at_exit=False)
+            EventsWorker.drain_all(timeout=10, at_exit=False)
+
+
+def _deploy(grade_submission, pool: str) -> str:
+    """The deployment of the submission flow on `pool` (made or updated); its id."""
+    from prefect.deployments.runner import EntrypointType
+
+    deployment = grade_submission.to_deployment(name=pool, entrypoint_type=EntrypointType.MODULE_PATH)
+    return str(deployment.apply(work_pool_name=pool))
+
+
+def _start_run(deployment_id: str, parameters: dict, name: str) -> str:
+    """A child flow run of the cohort's flow run for one submission; its id."""
+    from prefect.deployments import run_deployment
+
+    return str(run_deployment(deployment_id, parameters=parameters, timeout=0, flow_run_name=name, as_subflow=True).id)
+
+
+def _collect(url: str, runs: dict[str, str], alive, course, results_dir: Path) -> dict[str, Graded]:
+    """Wait for the submissions' flow runs; keep each grade as it arrives (a progress bar on
+    the terminal); a run that fails, hangs or loses its workers costs its own grade only."""
+    from tqdm import tqdm
+
+    from hw3.grading import prefect_api as api
+
+    graded: dict[str, Graded] = {}
+    limit = settings.current().cohort_timeout_s + GRACE_S
+    with tqdm(total=len(runs), desc="grading", unit="submission", file=sys.stderr, dynamic_ncols=True) as bar:
+        while len(graded) < len(runs):
+            states = api.read_flow_runs(url, [run_id for run_id in runs if runs[run_id] not in graded])
+            for run_id, run in states.items():
+                student = runs[run_id]
+                problem = None
+                if not run.final and run.start_time and time.time() - run.start_time > limit:
+                    api.cancel_flow_run(url, run_id)
+                    problem = f"its flow run did not end within {limit:g} s (HW3_COHORT_TIMEOUT_S); it was cancelled"
+                elif not run.final and not alive():
+                    problem = "every worker of the pool stopped before its flow run ended"
+                elif not run.final:
+                    continue
+                graded[student] = _graded(url, run, student, problem, results_dir / student)
+                bar.write(report.line(graded[student], course))
+                bar.update()
+            if len(graded) < len(runs):
+                time.sleep(POLL_S)
+    return graded
+
+
+def _graded(url: str, run, student: str, problem: str | None, folder: Path) -> Graded:
+    """The grade a finished flow run left as its artifact (else the reason there is none),
+    kept in `folder` at once with the checks' results.json and output.txt."""
+    from hw3.grading import prefect_api as api
+
+    found = [a.data for a in api.artifacts(url, run.id) if a.type == RESULT_ARTIFACT]
+    if not found:
+        why = problem or f"its flow run ended {run.state_name}" + (f": {run.state_message}" if run.state_message else "")
+        graded = Graded(student, {}, None, why, 0.0)
+    else:
+        data = found[0] if isinstance(found[0], dict) else json.loads(found[0])
+        graded = Graded.from_results(student, data["results"], data["problem"], data["seconds"],
+                                     cpu_seconds=data.get("cpu_seconds"), fingerprint=data.get("fingerprint", ""))
+        atomic_write(folder / "output.txt", data["output"])
+        if data["results"] is not None:
+            atomic_write(folder / "results.json", json.dumps(data["results"], indent=1))
+    graded.save(folder)
+    return graded
+
+
+def _table_artifact(graded: list[Graded], course, assignment_id: str) -> None:
+    """The cohort's grades as a table artifact of the cohort's flow run (what the CSV holds)."""
+    from prefect.artifacts import create_table_artifact
+
+    create_table_artifact(report.rows(graded, course), key=f"hw3-cohort-{assignment_id}".lower(),
+                              description=f"the grades of the cohort ({assignment_id})")
+
+
+@contextmanager
+def _pool(api_url: str | None, work_pool: str | None, workers: int, scratch: Path):
+    """Yield (server URL, pool name, whether a worker of the pool may still be running):
+    the given server and pool, whose workers run elsewhere; else a server (the given one, or
+    one started here), a process pool of its own, a grading server per worker, and `workers`
+    local workers, all stopped at the end."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hw3.grading import prefect_api as api
+    from hw3.server import prefect_server
+
+    if work_pool:
+        url = api_url.rstrip("/")
+        api.require_work_pool(url, work_pool)
+        yield url, work_pool, lambda: True
+        return
+    grading = scratch / "grading-servers"
+    with ExitStack() as stack:
+        stack.callback(slots.stop_all, grading)
+        with ThreadPoolExecutor(max_workers=workers + 1) as starting:
+            warming = [starting.submit(slots.warm, grading / f"slot-{n}") for n in range(workers)]
+            url = stack.enter_context(prefect_server(api_url, scratch / "cohort-server", what="the cohort"))
+            for done in warming:
+                done.result()
+        pool = "hw3-cohort" if not api_url else f"hw3-cohort-{uuid.uuid4().hex[:8]}"
+        api.ensure_work_pool(url, pool)
+        if api_url:
+            stack.callback(api.delete_work_pool, url, pool)
+        processes = [_start_worker(url, pool, n, scratch, grading) for n in range(workers)]
+        stack.callback(_stop, processes)
+        yield url, pool, lambda: any(p.poll() is None for p in processes)
+
+
+def _start_worker(url: str, pool: str, number: int, scratch: Path, grading: Path) -> subprocess.Popen:
+    """`prefect worker start` on `pool`, one flow run at a time, grading on this machine's
+    slots in `grading`."""
+    from hw3.sandbox.runner import prefect_command
+
+    home = scratch / f"worker-{number}"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_")}
+    env.update(PREFECT_API_URL=url, PREFECT_HOME=str(home), PREFECT_WORKER_QUERY_SECONDS=WORKER_QUERY_S,
+               PREFECT_SERVER_ANALYTICS_ENABLED="false", HW3_GRADING_SERVERS_DIR=str(grading))
+    argv = prefect_command(["prefect", "worker", "start", "--pool", pool, "--type", "process", "--limit", "1",
+                            "--name", f"{pool}-{number}"])
+    with open(home / "worker.log", "wb") as log:
+        return subprocess.Popen(argv, env=env, cwd=home, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    for process in processes:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

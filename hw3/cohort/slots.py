@@ -1,0 +1,160 @@
+"""The Prefect servers a machine grades submissions on: one per slot, one submission at a time.
+
+A worker's flow run takes the first free slot of the machine's slot folder (a lock file held
+while it grades), and uses the slot's server: the one already running there, emptied of the
+previous submission's flows, deployments, blocks, automations and pools, else one it starts.
+A submission's code reaches only its slot's server, so it never sees another submission
+graded at the same time, and each server is started once per machine, not once per
+submission.
+
+A slot's server runs under `python -m hw3.cohort.slots SLOT IDLE_S`, which stops it once the
+slot has been free for IDLE_S seconds (a machine that runs `prefect worker start` keeps its
+servers between cohorts, for a while). `hw3 grade --cohort --workers N` starts its slots in
+its own scratch folder and stops them at the end.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from hw3 import settings
+from hw3.errors import Hw3Error
+from hw3.fsutil import atomic_write
+from hw3.server import PrefectServer, ServerError
+
+MAX_SLOTS = 64  # slots tried on one machine before waiting for a free one
+WAIT_S = 1.0  # between two looks for a free slot
+WATCH_S = 5.0  # between two looks of a slot's watcher at whether it is idle
+
+
+def _lock(slot: Path, blocking: bool = False):
+    """The slot's lock file, locked (None: another process holds it)."""
+    slot.mkdir(parents=True, exist_ok=True)
+    handle = open(slot / "lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def running_url(slot: Path) -> str | None:
+    """The API URL of the slot's server, if it runs and answers."""
+    try:
+        url = json.loads((slot / "server.json").read_text(encoding="utf-8"))["url"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return url if _healthy(url) else None
+
+
+def start(slot: Path, idle_s: float) -> str:
+    """Start the slot's server under its watcher (detached: it outlives the caller); wait
+    until it answers; return its URL. The caller holds the slot's lock."""
+    (slot / "server.json").unlink(missing_ok=True)
+    log = open(slot / "watcher.log", "ab")
+    subprocess.Popen([sys.executable, "-m", "hw3.cohort.slots", str(slot), str(idle_s)], stdin=subprocess.DEVNULL,
+                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=slot)
+    log.close()
+    deadline = time.monotonic() + settings.current().check_server_timeout_s + 10
+    while time.monotonic() < deadline:
+        url = running_url(slot)
+        if url:
+            return url
+        time.sleep(0.2)
+    raise Hw3Error(f"the grading server of {slot} did not start; see {slot / 'watcher.log'} and {slot / 'home' / 'server.log'}")
+
+
+@contextmanager
+def grading_server(folder: Path | None = None, idle_s: float | None = None):
+    """Yield the API URL of a free slot's server in `folder` (default: the machine's,
+    HW3_GRADING_SERVERS_DIR), emptied for the next submission; the slot is this caller's
+    alone until the block ends."""
+    folder = Path(folder or settings.current().grading_servers_dir)
+    idle_s = settings.current().grading_server_idle_s if idle_s is None else idle_s
+    handle, slot = None, None
+    while handle is None:
+        for number in range(MAX_SLOTS):
+            slot = folder / f"slot-{number}"
+            handle = _lock(slot)
+            if handle:
+                break
+        else:
+            time.sleep(WAIT_S)
+    try:
+        url = running_url(slot)
+        if url:
+            from hw3.grading.prefect_api import empty_server
+
+            empty_server(url)
+        else:
+            url = start(slot, idle_s)
+        yield url
+    finally:
+        (slot / "last-used").touch()
+        handle.close()
+
+
+def stop_all(folder: Path) -> None:
+    """Stop the servers of every slot in `folder` (their watchers and what they started)."""
+    for record in Path(folder).glob("slot-*/server.json"):
+        try:
+            os.killpg(json.loads(record.read_text(encoding="utf-8"))["watcher"], signal.SIGTERM)
+        except (OSError, ValueError, KeyError):
+            pass
+
+
+def watch(slot: Path, idle_s: float) -> int:
+    """Run the slot's server until the slot has been free for idle_s seconds (or SIGTERM)."""
+    server = PrefectServer(slot / "home")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        url = server.start()
+        atomic_write(slot / "server.json", json.dumps({"url": url, "watcher": os.getpid()}))
+        (slot / "last-used").touch()
+        while server.process.poll() is None:
+            time.sleep(WATCH_S)
+            if time.time() - (slot / "last-used").stat().st_mtime < idle_s:
+                continue
+            handle = _lock(slot)
+            if handle:  # free, and idle for long enough: stop, holding the lock
+                (slot / "server.json").unlink(missing_ok=True)
+                handle.close()
+                return 0
+        return 1
+    except ServerError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(watch(Path(sys.argv[1]), float(sys.argv[2])))
+
+
+def warm(slot: Path, idle_s: float | None = None) -> str:
+    """Make sure the slot's server runs (started if not); its URL."""
+    idle_s = settings.current().grading_server_idle_s if idle_s is None else idle_s
+    handle = _lock(slot, blocking=True)
+    try:
+        return running_url(slot) or start(slot, idle_s)
+    finally:
+        handle.close()

@@ -1,0 +1,109 @@
+"""`hw3 grade --watch`: grade the submission again each time one of its files is saved.
+
+One Prefect server serves the whole session (started once, or `--prefect-api-url`), and the
+next run of the checks is started ahead, while the student edits: a process that has already
+imported pytest, Prefect, pandas, scikit-learn and the checks, and waits for the next save.
+Ctrl-C stops watching.
+"""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from hw3 import assignment as assignment_module
+from hw3.server import prefect_server
+
+WATCHED = ("*.py", "*.toml", "*.ipynb", "*.yaml")  # the submission's files whose change starts a grade
+POLL_S = 0.3  # between two looks at the files
+QUIET_S = 0.3  # a change counts once the files have not changed for this long (an editor's save in steps)
+PRELOADED = ("pytest", "prefect", "pandas", "pyarrow.parquet", "sklearn.feature_extraction", "sklearn.linear_model",
+             "sklearn.metrics", "hw3.grading.plugin", "hw3.grading.session")
+GO = "go\n"
+
+
+def snapshot(folder: Path) -> dict[Path, tuple[int, int]]:
+    """(modification time, size) of each watched file of `folder`."""
+    found = {}
+    for pattern in WATCHED:
+        for path in folder.glob(pattern):
+            try:
+                status = path.stat()
+            except OSError:
+                continue
+            found[path] = (status.st_mtime_ns, status.st_size)
+    return found
+
+
+def wait_for_change(folder: Path, seen: dict) -> None:
+    """Return once the watched files differ from `seen` and have settled."""
+    while snapshot(folder) == seen:
+        time.sleep(POLL_S)
+    while True:
+        before = snapshot(folder)
+        time.sleep(QUIET_S)
+        if snapshot(folder) == before:
+            return
+
+
+class WarmChecks:
+    """A `pytest checks/` process started ahead, its imports done, that runs on `go()`."""
+
+    def __init__(self, pytest_argv: list[str], assignment_id: str):
+        self.process = subprocess.Popen([sys.executable, "-m", "hw3.watch", assignment_id, *pytest_argv], stdin=subprocess.PIPE, text=True)
+
+    def go(self) -> int:
+        self.process.stdin.write(GO)
+        self.process.stdin.close()
+        return self.process.wait()
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+def watch(target: str | None, api_url: str | None, extra: list[str]) -> int:
+    """Grade `target` (default: the assignment's homework folder) now and after every save."""
+    from hw3.grade import pytest_argv, submission_target
+
+    assignment = assignment_module.load(extra[extra.index("--assignment") + 1])
+    path = submission_target(target) if target else assignment.homework()
+    folder = path if path.is_dir() else path.parent
+    if (folder / assignment.id).is_dir():
+        folder = folder / assignment.id
+    with tempfile.TemporaryDirectory(prefix="hw3-watch-") as scratch, \
+            prefect_server(api_url, Path(scratch) / "prefect-server", what="--watch") as url:
+        argv = pytest_argv(path if target else None, None, url, extra)[3:]  # after `python -m pytest`
+        warm = WarmChecks(argv, assignment.id)
+        try:
+            while True:
+                seen = snapshot(folder)
+                started = time.monotonic()
+                warm.go()
+                print(f"\n[hw3] graded in {time.monotonic() - started:.1f} s; watching {folder} for changes "
+                      f"(Ctrl-C stops)", flush=True)
+                warm = WarmChecks(argv, assignment.id)
+                wait_for_change(folder, seen)
+        except KeyboardInterrupt:
+            warm.stop()
+            return 0
+
+
+def _run_warm(assignment_id: str, pytest_args: list[str]) -> int:
+    """The warm process: import what the checks need, wait for GO, run them."""
+    import pytest
+
+    for name in PRELOADED:
+        importlib.import_module(name)
+    importlib.import_module(f"checks.{assignment_id}.session")
+    if sys.stdin.readline() != GO:
+        return 0
+    return pytest.main(pytest_args)
+
+
+if __name__ == "__main__":
+    sys.exit(_run_warm(sys.argv[1], sys.argv[2:]))

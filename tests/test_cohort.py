@@ -1,0 +1,130 @@
+"""`hw3 grade --cohort` on Prefect workers: the same marks with one worker or two, on local
+workers or on a pool whose worker runs as a process of its own (as on another machine), and a
+re-run that grades only what changed."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from corpus import CORRECT
+from submissions import PROJECT_ROOT, make_submission, reference_key_file
+
+from hw3 import catalogue
+
+COURSE = catalogue.load()
+STUB = PROJECT_ROOT / "homework"
+
+# Right code of another shape (tasks called in sequence, not submitted): full marks all the same.
+RIGHT_BUT_DIFFERENT = next(v.edits for v in CORRECT if v.name == "sequential calls instead of submit")
+
+
+def cohort_of(folder: Path, right: int, stubs: int) -> dict[str, int]:
+    """A cohort folder with `right` correct submissions and `stubs` untouched stubs; the
+    expected total of each."""
+    expected = {}
+    for n in range(right):
+        make_submission(folder / f"right-{n}", RIGHT_BUT_DIFFERENT if n % 2 else None)
+        expected[f"right-{n}"] = COURSE.max_score
+    for n in range(stubs):
+        make_submission(folder / f"stub-{n}", source=STUB)
+        expected[f"stub-{n}"] = 0
+    return expected
+
+
+def hw3_cohort(cohort: Path, out: Path, *args: str, env: dict | None = None, timeout: float = 1800) -> tuple[dict, str, float]:
+    """`hw3 grade --cohort` in a child; the CSV's rows by student, its output, its seconds."""
+    argv = [sys.executable, "-m", "hw3.cli", "grade", "--cohort", str(cohort), "--out", str(out), *args,
+            "--answer-key", str(reference_key_file())]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    done = subprocess.run(argv, cwd=out.parent, capture_output=True, text=True, timeout=timeout, env=env)
+    seconds = time.monotonic() - started
+    output = done.stdout + done.stderr
+    assert out.is_file(), output[-4000:]
+    with open(out, newline="", encoding="utf-8") as handle:
+        return {row["student"]: row for row in csv.DictReader(handle)}, output, seconds
+
+
+def totals(rows: dict) -> dict[str, int | None]:
+    return {name: int(row["total"]) if row["total"] else None for name, row in rows.items()}
+
+
+@pytest.mark.slow
+def test_one_worker_and_two_give_the_same_marks_and_a_rerun_grades_only_what_changed(tmp_path, prefect_api_url):
+    expected = cohort_of(tmp_path / "cohort", right=2, stubs=1)
+    out = tmp_path / "out" / "grades.csv"
+    server = ("--prefect-api-url", prefect_api_url)
+    one, output, _ = hw3_cohort(tmp_path / "cohort", out, "--workers", "1", *server)
+    assert totals(one) == expected, output[-3000:]
+    assert "grading:" in output and "100%" in output  # the progress bar
+
+    # --force grades everything again: two workers give the same marks, question by question.
+    two, output, _ = hw3_cohort(tmp_path / "cohort", out, "--workers", "2", "--force", *server)
+    assert "(3 graded now, 0 kept)" in output, output[-3000:]
+    assert {name: [row[q.id] for q in COURSE.questions] for name, row in two.items()} == \
+           {name: [row[q.id] for q in COURSE.questions] for name, row in one.items()}, output[-3000:]
+    kept = json.loads((out.parent / "results" / "right-0" / "graded.json").read_text())
+    assert kept["total"] == COURSE.max_score and len(kept["fingerprint"]) == 64 and kept["cpu_seconds"] > 0
+    assert json.loads((out.parent / "results" / "right-0" / "results.json").read_text())["score"] == COURSE.max_score
+
+    # Nothing changed: every grade is kept, and no worker starts.
+    again, output, _ = hw3_cohort(tmp_path / "cohort", out, "--workers", "2", *server)
+    assert totals(again) == expected and "(0 graded now, 3 kept)" in output, output[-3000:]
+    assert "grading:" not in output
+
+    # One file changes: that submission alone is graded again (and loses its points).
+    answers = tmp_path / "cohort" / "right-1" / "answers.toml"
+    answers.write_text(answers.read_text().replace("q5 = 3", "q5 = 0"))
+    changed, output, _ = hw3_cohort(tmp_path / "cohort", out, "--workers", "1", *server)
+    assert "(1 graded now, 2 kept)" in output, output[-3000:]
+    assert totals(changed) == {**expected, "right-1": COURSE.max_score - 1}
+
+
+@pytest.mark.slow
+def test_a_pool_whose_worker_is_a_process_of_its_own_grades_the_cohort(tmp_path):
+    """The instructor's server and pool; a worker started as another machine would start it
+    (`prefect worker start --pool`, its own environment and grading-server folder)."""
+    from hw3.grading import prefect_api as api
+    from hw3.server import prefect_server
+
+    expected = cohort_of(tmp_path / "cohort", right=1, stubs=1)
+    with prefect_server(None, tmp_path / "server") as url:
+        env = {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_")}
+        env |= {"PREFECT_API_URL": url, "PREFECT_HOME": str(tmp_path / "remote-home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                "PREFECT_WORKER_QUERY_SECONDS": "1", "HW3_GRADING_SERVERS_DIR": str(tmp_path / "remote-servers")}
+        prefect = str(Path(sys.executable).with_name("prefect"))
+        subprocess.run([prefect, "work-pool", "create", "graders", "--type", "process"], env=env, check=True, capture_output=True)
+        worker = subprocess.Popen([prefect, "worker", "start", "--pool", "graders", "--limit", "1"], env=env,
+                                  stdout=open(tmp_path / "worker.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            rows, output, _ = hw3_cohort(tmp_path / "cohort", tmp_path / "out" / "grades.csv", "--work-pool", "graders",
+                                         "--prefect-api-url", url)
+            assert totals(rows) == expected, output[-3000:] + (tmp_path / "worker.log").read_text()[-3000:]
+            table = api.artifact_by_key(url, "hw3-cohort-flows")
+            assert table is not None and table.type == "table", table
+            assert {row["student"]: row["total"] for row in json.loads(table.data)} == expected
+        finally:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=30)
+            from hw3.cohort import slots
+
+            slots.stop_all(tmp_path / "remote-servers")
+    assert (tmp_path / "remote-servers" / "slot-0" / "home").is_dir()  # the worker's machine graded it
+
+
+def test_a_pool_that_does_not_exist_is_named(tmp_path, prefect_api_url):
+    (tmp_path / "cohort" / "alice").mkdir(parents=True)
+    done = subprocess.run([sys.executable, "-m", "hw3.cli", "grade", "--cohort", "cohort", "--work-pool", "nowhere",
+                           "--prefect-api-url", prefect_api_url], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "--work-pool nowhere: " in done.stderr and "has no such work pool" in done.stderr
+    assert "prefect work-pool create nowhere --type process" in done.stderr
+    assert not (tmp_path / "grades.csv").exists()

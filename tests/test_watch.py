@@ -1,0 +1,56 @@
+"""`hw3 grade --watch`: a save grades the submission again, on the server of the session."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from submissions import PROJECT_ROOT, make_submission, reference_key_file
+
+GRADED = re.compile(r"\[hw3\] graded in ([\d.]+) s")
+
+
+def next_grade(lines: queue.Queue, timeout: float = 600) -> tuple[str, float]:
+    """The output of the next grade, and the seconds it says it took."""
+    text, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=5)
+        except queue.Empty:
+            continue
+        if line is None:
+            break
+        text.append(line)
+        found = GRADED.search(line)
+        if found:
+            return "".join(text), float(found.group(1))
+    raise AssertionError("no grade came:\n" + "".join(text)[-3000:])
+
+
+@pytest.mark.slow
+def test_a_save_grades_again(tmp_path, prefect_api_url):
+    target = make_submission(tmp_path / "mine")
+    argv = [sys.executable, "-m", "hw3.cli", "grade", "--watch", "--target", str(target), "--prefect-api-url", prefect_api_url,
+            "--", "--answer-key", str(reference_key_file()), "-p", "no:cacheprovider"]
+    watcher = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={"PYTHONPATH": str(PROJECT_ROOT), **os.environ})
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in watcher.stdout] + [lines.put(None)], daemon=True).start()
+    try:
+        first, _ = next_grade(lines)
+        assert re.search(r"Total\s+10/10", first), first[-3000:]
+        answers = target / "answers.toml"
+        answers.write_text(answers.read_text().replace("q5 = 3", "q5 = 0"))
+        second, seconds = next_grade(lines)
+        assert re.search(r"Total\s+9/10", second), second[-3000:]
+        assert re.search(r"Q5\b.*\b0/1", second), second[-3000:]  # the new answer lost Q5
+        print(f"warm re-grade after a save: {seconds:.1f} s")
+    finally:
+        watcher.kill()
+        watcher.wait()
