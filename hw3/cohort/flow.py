@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import resource
-import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,7 +17,6 @@ from pathlib import Path
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
-from hw3 import settings
 from hw3.cohort import members, slots
 
 FLOW_NAME = "hw3-grade-submission"
@@ -26,9 +25,29 @@ OUTPUT_TAIL = 20_000  # characters of the checks' output kept
 
 
 def _cpu_seconds() -> float:
-    """CPU time of this process and of the children it waited for."""
+    """CPU time of this process (the flow run's, from its start) and of the children it
+    waited for: what grading a submission cost, short of the grading server's share."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _run_checks(pytest_args: list[str], output_file: Path, env: dict[str, str]) -> None:
+    """`pytest checks/ ...` in this process (a flow run's, one per submission, with Prefect
+    imported already), its output going to `output_file`; the checks get their server as
+    --prefect-api-url, not from the environment."""
+    import pytest
+
+    os.environ.update(env)
+    sys.stdout.flush(), sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(output_file, "wb") as output:
+        os.dup2(output.fileno(), 1), os.dup2(output.fileno(), 2)
+        try:
+            pytest.main(pytest_args)
+        finally:
+            sys.stdout.flush(), sys.stderr.flush()
+            os.dup2(saved[0], 1), os.dup2(saved[1], 2)
+            os.close(saved[0]), os.close(saved[1])
 
 
 def grade_files(student: str, assignment: str, archive: str, notebook: str | None, answer_key: str,
@@ -38,27 +57,22 @@ def grade_files(student: str, assignment: str, archive: str, notebook: str | Non
     stopped them (if any), and the wall and CPU seconds it took."""
     from hw3.grade import pytest_argv
 
-    started, cpu = time.monotonic(), _cpu_seconds()
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hw3-graded-") as scratch:
         scratch = Path(scratch)
         folder = members.unpack(archive, scratch / "submission" / student)
         key_file = scratch / "key.json"
         key_file.write_text(answer_key, encoding="utf-8")
         results_json, output_file = scratch / "results.json", scratch / "output.txt"
-        env = {name: value for name, value in os.environ.items() if name != "PREFECT_API_URL" and not name.startswith("PREFECT__")}
-        env.update(HW3_COHORT="1", HW3_CHECK_PROTECT=str(key_file))  # the checks get their server as --prefect-api-url
-        timeout = settings.current().cohort_timeout_s
         problem = None
         with slots.grading_server() as url:
             argv = pytest_argv(folder / notebook if notebook else folder, results_json, url,
                                ["--basetemp", str(scratch / "basetemp"), "--assignment", assignment, "--answer-key", str(key_file),
                                 *pytest_args])
-            with open(output_file, "wb") as output:
-                try:
-                    subprocess.run(argv, cwd=scratch, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-                                   timeout=timeout, check=False)
-                except subprocess.TimeoutExpired:
-                    problem = f"the checks did not finish within {timeout:g} s (HW3_COHORT_TIMEOUT_S)"
+            try:
+                _run_checks(argv[3:], output_file, {"HW3_COHORT": "1", "HW3_CHECK_PROTECT": str(key_file)})
+            except Exception as exc:  # the checks broke: this submission's problem, not the cohort's
+                problem = f"the checks stopped: {type(exc).__name__}: {exc}"
         try:
             results = json.loads(results_json.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -66,7 +80,7 @@ def grade_files(student: str, assignment: str, archive: str, notebook: str | Non
             problem = problem or "the checks wrote no results.json; see output.txt"
         output_text = output_file.read_text(encoding="utf-8", errors="replace")[-OUTPUT_TAIL:]
     return {"results": results, "output": output_text, "problem": problem, "seconds": time.monotonic() - started,
-            "cpu_seconds": _cpu_seconds() - cpu}
+            "cpu_seconds": _cpu_seconds()}
 
 
 @flow(name=FLOW_NAME, log_prints=False, persist_result=False)
