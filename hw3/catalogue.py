@@ -86,6 +86,7 @@ class Catalogue:
     key_dates: tuple[str, ...] = ()  # [key] dates: the days it is run for
     key_frozen_days: tuple[str, ...] = ()  # [key] frozen_days: the days the clock is set to, for today
     stubs: tuple[str, ...] = ()  # the student files rendered from templates/<name>.tmpl
+    reference_seconds: float | None = None  # [grading] reference_seconds: the reference's probes, wall time of a session
 
     def __getitem__(self, qid: str) -> Question:
         for question in self.questions:
@@ -140,7 +141,8 @@ def parse(text: str, source: str = str(CATALOGUE_FILE)) -> Catalogue:
                              f"{sum(p.points for p in question.parts)} points, not its {question.points}")
     return Catalogue(course["title"], course["taxi"], course["date"], course["edition"], questions,
                      raw.get("key", {}).get("job"), tuple(raw.get("key", {}).get("dates", ())),
-                     tuple(raw.get("key", {}).get("frozen_days", ())), tuple(course.get("stubs", ())))
+                     tuple(raw.get("key", {}).get("frozen_days", ())), tuple(course.get("stubs", ())),
+                     raw.get("grading", {}).get("reference_seconds"))
 
 
 @cache

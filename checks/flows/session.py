@@ -56,6 +56,8 @@ READERS = {
 class GradingSession(Session):
     READERS = READERS
     JOBS_FILE = Path(__file__).with_name("jobs.py")
+    PRELOAD = (*Session.PRELOAD, "pyarrow.dataset", "dateutil.relativedelta", "sklearn.feature_extraction", "sklearn.linear_model",
+               "sklearn.metrics", "fastapi.encoders", "time_machine")
 
     def __init__(self, target: Path, key: AnswerKey, course: Catalogue, api_url: str, folder: Path):
         super().__init__(target, key, course, api_url, folder)

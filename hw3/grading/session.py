@@ -2,26 +2,46 @@
 server, and child runs of the submission that start together and each run once.
 
 An assignment's session (checks/<ID>/session.py) subclasses `Session`: `READERS` maps a run's
-name to the questions whose checks read it, and `spec(name)` says what the run is (a probe
-job of the assignment's jobs file, its sandbox and its request).
+name to the questions whose checks read it, `spec(name)` says what the run is (a probe
+job of the assignment's jobs file, its sandbox and its request), and `PRELOAD` what its
+probes import.
+
+The runs that `start` starts together are forks of one warm interpreter of the session
+(runner.Zygote: PRELOAD imported once) in a wall that shows what they all read; a run it
+cannot serve (started later, reading more) runs in a fresh interpreter.
+
+All the runs of a session share one time budget: HW3_SUBMISSION_BUDGET_FACTOR times the
+catalogue's `[grading] reference_seconds` (the reference's), at least MIN_BUDGET_S, counted
+from the first run; each run gets what remains of it (at least MIN_RUN_S), and never more
+than HW3_CHECK_TIMEOUT_S (300 s by default: the budget is the bound that counts, unless
+HW3_CHECK_TIMEOUT_S is set lower). A submission whose code loops forever thus costs about
+the budget, not HW3_CHECK_TIMEOUT_S for each run.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+from hw3 import settings
 from hw3.answer_key import AnswerKey
 from hw3.catalogue import Catalogue
 from hw3.grading import answers
 from hw3.grading.gradebook import NOT_ATTEMPTED, fail, not_attempted, recorded
-from hw3.sandbox.runner import ProbeResult, Sandbox, run_probe
+from hw3.sandbox.runner import ProbeResult, Sandbox, Zygote, probe_readable, run_probe
+
+MIN_BUDGET_S = 60.0  # the least time a session's runs get, however quick the reference
+MIN_RUN_S = 10.0  # the least time a run gets, however late it starts
 
 
 class Session:
     READERS: dict[str, set[str]] = {}  # run name -> the questions whose checks read it
     JOBS_FILE: Path  # the assignment's jobs.py
+    # What the probes import, imported once for all of them (in the zygote).
+    PRELOAD: tuple[str, ...] = ("prefect.main", "prefect.flow_engine", "prefect.task_engine", "pandas", "pyarrow.parquet")
 
     def __init__(self, target: Path, key: AnswerKey, course: Catalogue, api_url: str, folder: Path):
         self.target = Path(target).resolve()
@@ -33,6 +53,8 @@ class Session:
         self.compat: list[str] = []  # compat.py's flags for old code (see hw3/sandbox/compat.py)
         self._jobs: dict[str, Future[ProbeResult]] = {}
         self._pool = ThreadPoolExecutor(max_workers=max(len(self.READERS), 1), thread_name_prefix="hw3-probe")
+        self._zygote: Zygote | None = None
+        self._deadline: float | None = None  # of the session's budget (time.monotonic)
 
     def spec(self, name: str) -> tuple[str, Sandbox, dict]:
         """(probe job, sandbox, request) of the run called `name`."""
@@ -42,10 +64,16 @@ class Session:
         return Sandbox(self.folder / "runs" / name, self.api_url, data_files, self.key.taxi)
 
     def start(self, questions: set[str]) -> None:
-        """Start, in parallel, the runs that the checks of `questions` read."""
-        for name, readers in self.READERS.items():
-            if readers & questions and self.wanted(name):
-                self.run(name, wait=False)
+        """Start, in parallel, the runs that the checks of `questions` read: forks of one
+        zygote whose wall shows what all of them read."""
+        specs = {name: self.spec(name) for name, readers in self.READERS.items() if readers & questions and self.wanted(name)}
+        if specs and self._zygote is None:
+            readable = {path for _, _, request in specs.values() for path in probe_readable(self.target, self.JOBS_FILE, request)}
+            ports = {port for _, sandbox, _ in specs.values() for port in sandbox.relayed_ports}
+            self._zygote = Zygote(self.folder / "runs", self.api_url, readable, preload=self.PRELOAD, runs=len(self.READERS),
+                                  relayed_ports=ports).start()
+        for name, spec in specs.items():
+            self._submit(name, spec)
 
     def wanted(self, name: str) -> bool:
         """Whether the run `name` can happen in this session (e.g. only with real files)."""
@@ -54,10 +82,25 @@ class Session:
     def run(self, name: str, wait: bool = True) -> ProbeResult | None:
         """The result of a run (started now if it was not yet)."""
         if name not in self._jobs:
-            job, sandbox, request = self.spec(name)
-            self._jobs[name] = self._pool.submit(run_probe, job, self.target, sandbox, jobs=self.JOBS_FILE,
-                                                 compat=self.compat, **request)
+            self._submit(name, self.spec(name))
         return self._jobs[name].result() if wait else None
+
+    def _submit(self, name: str, spec: tuple[str, Sandbox, dict]) -> None:
+        job, sandbox, request = spec
+        self._jobs[name] = self._pool.submit(run_probe, job, self.target, sandbox, jobs=self.JOBS_FILE, compat=self.compat,
+                                             timeout=self.run_timeout(), zygote=self._zygote, **request)
+
+    def run_timeout(self) -> float:
+        """The time of a run starting now: what remains of the session's budget (see the
+        module's docstring); HW3_CHECK_TIMEOUT_S without a reference_seconds."""
+        limit = settings.current().check_timeout_s
+        if self.course.reference_seconds is None:
+            return limit
+        now = time.monotonic()
+        if self._deadline is None:
+            budget = settings.current().submission_budget_factor * self.course.reference_seconds
+            self._deadline = now + max(budget, MIN_BUDGET_S)
+        return min(limit, max(math.ceil(self._deadline - now), MIN_RUN_S))
 
     def finished(self, name: str, part: str) -> ProbeResult:
         """The result of a run that went through; the check of `part` ("Q3.artifacts") ends
@@ -132,3 +175,5 @@ class Session:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._zygote is not None:
+            self._zygote.close()

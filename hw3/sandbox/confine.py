@@ -34,7 +34,7 @@ INSIDE = Path("/opt/hw3-harness")  # where the probe's own files are, inside the
 # Where the relay's sockets are, inside the wall: a short path (a Unix socket's path has at
 # most 107 bytes, and a run folder's can be longer).
 RELAY_INSIDE = Path("/run/hw3-relay")
-HARNESS_FILES = ("probe.py", "kit.py", "compat.py", "relay.py")
+HARNESS_FILES = ("probe.py", "kit.py", "compat.py", "relay.py", "zygote.py")
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 SYSTEM_ETC = ("/etc/hosts", "/etc/localtime", "/etc/nsswitch.conf", "/etc/ssl", "/etc/ca-certificates",
               "/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/passwd", "/etc/group")

@@ -61,7 +61,9 @@ class Guard:
     under a `no_write` root (the project, the submission, the data) unless under a
     `writable` folder inside it (the sandbox), or a `protected` file (the key, the report);
     a connection or name lookup other than loopback; starting a process; a signal to a
-    process outside this process group.
+    process outside this process group, but to PID 1 when `init_protected` says that it is
+    the wall's PID 1 (the kernel lets no signal of this process reach it: bwrap's init, or
+    zygote.py, this process's parent).
     """
 
     def __init__(self, spec: dict):
@@ -69,6 +71,7 @@ class Guard:
         self.no_read, self.allowed, self.secret = real("no_read"), real("allowed"), set(real("secret"))
         self.allowed += [os.path.realpath(p) for p in sys.path if p] + [os.path.realpath(__file__)]  # no secret
         self.no_write, self.writable_roots, self.protected = real("no_write"), real("writable"), set(real("protected"))
+        self.init_protected = bool(spec.get("init_protected"))
         self.refused: list[str] = []
         self.on_refusal = lambda: None  # the report is rewritten, so a crash later still names it
         self._local = threading.local()  # per thread: inside the hook, or the probe writing its report
@@ -133,6 +136,8 @@ class Guard:
             return self._network(event, args)
         elif event in PROCESS_EVENTS:
             return f"starting a process ({event}: {' '.join(map(str, args[:2]))[:80]})"
+        elif event == "os.kill" and args[0] == 1 and self.init_protected:
+            return None
         elif event in ("os.kill", "os.killpg"):
             return self._signal(event, *args[:2])
         return None
