@@ -128,3 +128,25 @@ def test_a_pool_that_does_not_exist_is_named(tmp_path, prefect_api_url):
     assert "--work-pool nowhere: " in done.stderr and "has no such work pool" in done.stderr
     assert "prefect work-pool create nowhere --type process" in done.stderr
     assert not (tmp_path / "grades.csv").exists()
+
+
+def test_a_flow_run_whose_workers_are_gone_costs_its_own_grade_only(tmp_path, prefect_api_url):
+    """A submission's flow run that no worker will finish is given up with its reason, and
+    that grade is kept (to be tried again) like any other."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from hw3.cohort import run as cohort_run
+    from hw3.cohort.flow import grade_submission
+    from hw3.cohort.report import Graded
+    from hw3.grading import prefect_api as api
+
+    api.ensure_work_pool(prefect_api_url, "hw3-test-no-workers")
+    with temporary_settings({PREFECT_API_URL: prefect_api_url}):
+        deployment = cohort_run._deploy(grade_submission, "hw3-test-no-workers")
+    parameters = {"student": "alice", "assignment": "flows", "archive": "", "notebook": None, "answer_key": "{}",
+                  "pytest_args": [], "fingerprint": "f" * 64}
+    run_id = api.run_deployment(prefect_api_url, deployment, parameters, name="alice")
+    graded = cohort_run._collect(prefect_api_url, {run_id: "alice"}, lambda: False, COURSE, tmp_path)
+    assert graded["alice"].total is None
+    assert graded["alice"].problem == "every worker of the pool stopped before its flow run ended"
+    assert Graded.load(tmp_path / "alice") == graded["alice"]

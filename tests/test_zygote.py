@@ -1,4 +1,4 @@
-"""The zygote (hw3/sandbox/zygote.py, runner.Zygote): the probes of a session as forks of one
+"""The zygote (hw3/sandbox/zygote.py, warm.Zygote): the probes of a session as forks of one
 warm interpreter, with the results, limits and walls of a fresh probe each.
 
 A probe job run by a fork gives what the same job gives in a fresh interpreter (outcome,
@@ -20,7 +20,8 @@ import pytest
 from submissions import FLOWS_JOBS
 from hw3.layout import PROJECT_ROOT
 from hw3.sandbox import confine
-from hw3.sandbox.runner import Sandbox, Zygote, run_probe
+from hw3.sandbox.runner import Sandbox, run_probe
+from hw3.sandbox.warm import Zygote
 
 DATE = "2021-08-15"
 CALL = f"calling get_paths({DATE!r})"

@@ -7,7 +7,7 @@ job of the assignment's jobs file, its sandbox and its request), and `PRELOAD` w
 probes import.
 
 The runs that `start` starts together are forks of one warm interpreter of the session
-(runner.Zygote: PRELOAD imported once) in a wall that shows what they all read; a run it
+(warm.Zygote: PRELOAD imported once) in a wall that shows what they all read; a run it
 cannot serve (started later, reading more) runs in a fresh interpreter.
 
 All the runs of a session share one time budget: HW3_SUBMISSION_BUDGET_FACTOR times the
@@ -31,7 +31,8 @@ from hw3.answer_key import AnswerKey
 from hw3.catalogue import Catalogue
 from hw3.grading import answers
 from hw3.grading.gradebook import NOT_ATTEMPTED, fail, not_attempted, recorded
-from hw3.sandbox.runner import ProbeResult, Sandbox, Zygote, probe_readable, run_probe
+from hw3.sandbox.runner import ProbeResult, Sandbox, probe_readable, run_probe
+from hw3.sandbox.warm import Zygote
 
 MIN_BUDGET_S = 60.0  # the least time a session's runs get, however quick the reference
 MIN_RUN_S = 10.0  # the least time a run gets, however late it starts

@@ -10,7 +10,7 @@ signals to others). Whatever goes wrong comes back as a one-line reason: "timed 
 with code 3 while importing homework.py", "raised ValueError: ... (homework.py, line 12, in
 get_paths)", "not attempted: get_paths still raises NotImplementedError".
 
-The probes of a session may instead be forks of one warm interpreter (`Zygote`, zygote.py)
+The probes of a session may instead be forks of one warm interpreter (warm.py, zygote.py)
 that imported Prefect, pandas and scikit-learn once: the same files, limits and reasons.
 """
 
@@ -18,22 +18,23 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import uuid
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from hw3 import settings
 from hw3.sandbox import confine, relay
+
+if TYPE_CHECKING:
+    from hw3.sandbox import warm
 
 RELAY_ENV = "HW3_API_RELAY"  # "<socket>:<port>[;<socket>:<port>...]": the child's ends of relay.py, inside the wall
 RELAY_SEPARATOR = ";"  # between the pairs of RELAY_ENV
@@ -295,185 +296,6 @@ def background(argv: list[str], sandbox: Sandbox, *, name: str | None = None, en
         yield Background(argv, child, *outputs)
 
 
-class Zygote:
-    """A warm interpreter for the probes of one session (zygote.py): started once in one wall,
-    whose writable folder is `folder` (every run's sandbox lies under it) and which shows
-    `readable` (the submission, the jobs file, every run's trip files), it imports `preload`
-    once, and each probe is then a fork of it, under the same limits as a fresh one: memory
-    and file size per process, and a pids cgroup of PROCESS_LIMIT of its own (where the
-    grader may make one). `runs`: how many probes may run at once (the wall's process cap).
-
-    `run` gives None when the zygote cannot serve a probe (it did not start, went away, or
-    the probe reads what its wall does not show): the probe then runs cold. Use it as a
-    context manager, or `start()` and `close()`."""
-
-    STARTUP_S = 120.0  # at most, for the zygote to import its modules
-    GRACE_S = 30.0  # after a child's timeout, for the zygote to report it
-
-    def __init__(self, folder: Path, api_url: str, readable=(), *, preload=(), runs: int = 1, relayed_ports=(),
-                 memory_mb: int = MEMORY_MB):
-        self.folder = Path(folder).resolve()
-        self.sandbox = Sandbox(self.folder / "zygote", api_url, relayed_ports=tuple(relayed_ports))
-        self.readable = {Path(p).resolve() for p in readable}
-        self.preload, self.runs, self.memory_mb = tuple(preload), runs, memory_mb
-        self.process: subprocess.Popen | None = None
-        self._stack = ExitStack()
-        self._settled = threading.Event()  # it is ready, or gone
-        self._gone = threading.Event()
-        self._boxes: dict[str, queue.Queue] = {}  # run id -> what the zygote said of it
-        self._lock = threading.Lock()
-        self._cgroup: Path | None = None  # the wall's pids cgroup
-
-    def __enter__(self) -> Zygote:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def start(self) -> Zygote:
-        """Start the zygote, without waiting for its imports (the first run waits)."""
-        argv = [sys.executable, "-I", "-B", str(confine.inside("zygote.py")), *self.preload]
-        outputs = [self.sandbox.folder / f"zygote.{stream}.txt" for stream in ("stdout", "stderr")]
-        try:
-            self.process, _ = self._stack.enter_context(_started(
-                argv, self.sandbox, self.memory_mb, sorted(self.readable), outputs=outputs,
-                processes=PROCESS_LIMIT * (self.runs + 1), writable=self.folder, served=True))
-        except Exception:  # the probes run cold
-            self._stack.close()
-            self._gone.set()
-            self._settled.set()
-            return self
-        threading.Thread(target=self._listen, daemon=True, name="hw3-zygote").start()
-        return self
-
-    def _listen(self) -> None:
-        """Hand each line of the zygote to the run it is about, until it ends."""
-        try:
-            for line in self.process.stdout:
-                try:
-                    message = dict(json.loads(line))
-                except (ValueError, TypeError):  # not the zygote's word: something it imported printed it
-                    continue
-                if message.get("ready"):
-                    self._settled.set()
-                elif message.get("id") in self._boxes:
-                    self._boxes[message["id"]].put(message)
-        finally:
-            self._gone.set()
-            self._settled.set()
-            for box in list(self._boxes.values()):
-                box.put({})
-
-    def serves(self, sandbox: Sandbox, readable) -> bool:
-        """Whether a probe in `sandbox` that reads `readable` can run in this zygote's wall."""
-        return (sandbox.folder.resolve().is_relative_to(self.folder) and sandbox.api_url == self.sandbox.api_url
-                and set(sandbox.relayed_ports) <= set(self.sandbox.relayed_ports)
-                and all(any(Path(p).resolve().is_relative_to(r) for r in self.readable) for p in readable))
-
-    def run(self, argv: list[str], sandbox: Sandbox, timeout: float, readable=()) -> tuple[int | None, str] | None:
-        """Run probe.py's `argv` (probe.py REQUEST RESULT) by a fork, in `sandbox` (its working
-        directory, environment and output files, as `_spawn` gives a fresh probe) for at
-        most `timeout` seconds: (its return code, None when it timed out; the end of its
-        stderr), or None when the zygote cannot serve it."""
-        if not self.serves(sandbox, readable) or not self._settled.wait(self.STARTUP_S):
-            return None
-        run_id = uuid.uuid4().hex
-        outputs = [sandbox.folder / f"{Path(sys.executable).name}.{stream}.txt" for stream in ("stdout", "stderr")]
-        box = self._boxes[run_id] = queue.Queue()
-        try:
-            if self._gone.is_set():
-                return None
-            env = {**sandbox.environ(), **({"PWD": str(sandbox.work)} if confine.bwrap() else {})}  # as bwrap's --chdir sets it
-            self._send({"id": run_id, "argv": argv, "cwd": str(sandbox.work), "env": env, "timeout": timeout,
-                        "stdout": str(outputs[0]), "stderr": str(outputs[1])})
-            forked = self._answer(box, self.GRACE_S)
-            if "pid" not in forked:
-                return None
-            with self._own_cap(forked["pid"]):
-                self._send({"go": run_id})
-                ended = self._answer(box, timeout + self.GRACE_S)
-        finally:
-            del self._boxes[run_id]
-        if not ended:
-            return None
-        return (None if ended.get("timeout") else ended["returncode"]), _tail(outputs[1])
-
-    def _send(self, message: dict) -> None:
-        with self._lock:
-            try:
-                self.process.stdin.write(json.dumps(message).encode() + b"\n")
-                self.process.stdin.flush()
-            except (OSError, ValueError):  # it went away: its runs hear so from _listen
-                pass
-
-    def _answer(self, box: queue.Queue, timeout: float) -> dict:
-        """The zygote's next word on a run ({}: it went away, or hangs and is stopped)."""
-        try:
-            return box.get(timeout=timeout)
-        except queue.Empty:
-            self.process.kill()
-            return {}
-
-    @contextmanager
-    def _own_cap(self, pid: int):
-        """Put the forked child (`pid` inside the wall) into a pids cgroup of PROCESS_LIMIT of
-        its own, as a fresh probe has, for as long as it runs; what it leaves there is killed."""
-        self._cgroup = self._cgroup or _pids_cgroup(self.process.pid)
-        host = _host_pid(self._cgroup, pid) if self._cgroup else None
-        folder = self._cgroup.with_name(f"{self._cgroup.name}-{uuid.uuid4().hex[:8]}") if host else None
-        try:
-            if folder:
-                folder.mkdir()
-                (folder / "pids.max").write_text(str(PROCESS_LIMIT))
-                (folder / "cgroup.procs").write_text(str(host))
-        except OSError:  # it stays under the wall's cap
-            pass
-        try:
-            yield
-        finally:
-            if folder and folder.exists():
-                confine._empty(folder)
-
-    def close(self) -> None:
-        """Stop the zygote (its children with it) and its wall."""
-        if self.process is not None and not self._gone.is_set():
-            with self._lock, suppress(OSError):
-                self.process.stdin.close()  # the zygote ends at the end of its input
-            self._gone.wait(10)
-        self._stack.close()
-
-
-def _pids_cgroup(pid: int) -> Path | None:
-    """The pids cgroup of confine.process_cap that process `pid` is in (None: none)."""
-    try:
-        paths = [line.split(":", 2)[2] for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines()]
-    except OSError:
-        return None
-    for root in confine.PIDS_ROOTS:
-        for path in paths:
-            folder = root / path.lstrip("/")
-            if folder.name.startswith("hw3-") and (folder / "pids.max").is_file():
-                return folder
-    return None
-
-
-def _host_pid(cgroup: Path, pid: int) -> int | None:
-    """The PID, for the grader, of the process of `cgroup` whose PID in its own namespace is `pid`."""
-    try:
-        hosts = (cgroup / "cgroup.procs").read_text().split()
-    except OSError:
-        return None
-    for host in hosts:
-        try:
-            status = Path(f"/proc/{host}/status").read_text()
-        except OSError:
-            continue
-        ids = next((line.split()[1:] for line in status.splitlines() if line.startswith("NSpid:")), [])
-        if ids and ids[-1] == str(pid):
-            return int(host)
-    return None
-
-
 def _ended(returncode: int, memory_mb: int) -> str:
     if returncode >= 0:
         return f"exited with code {returncode}"
@@ -498,7 +320,7 @@ def run_probe(
     jobs: Path,
     timeout: float = TIMEOUT_S,
     memory_mb: int = MEMORY_MB,
-    zygote: Zygote | None = None,
+    zygote: warm.Zygote | None = None,
     **request,
 ) -> ProbeResult:
     """Run the probe job `job` of the assignment's `jobs` file (see probe.py) on the

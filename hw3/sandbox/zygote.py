@@ -2,7 +2,7 @@
 
     python -I -B zygote.py [MODULE ...]
 
-Started once per session inside one wall (hw3/sandbox/runner.py, `Zygote`), it imports the
+Started once per session inside one wall (hw3/sandbox/warm.py, `Zygote`), it imports the
 MODULEs (Prefect, pandas, scikit-learn: seconds of CPU that every fresh probe would spend
 again) and loads probe.py as a module; then each probe is a fork of it rather than a new
 interpreter. Standard library only, like probe.py, whose job it runs unchanged.
