@@ -112,8 +112,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _cohort(args: argparse.Namespace) -> int:
-    from hw3.cohort.run import grade_cohort
     from hw3.sandbox import confine
+
+    try:
+        from hw3.cohort.run import grade_cohort
+    except ImportError:  # a student release leaves cohort grading out
+        raise Hw3Error("--cohort is for instructors: it grades a whole class, and a student release leaves it out") from None
 
     if args.target or args.results_json or args.watch:
         raise Hw3Error("--cohort grades every sub-folder of its folder: leave out --target, --results-json and --watch")

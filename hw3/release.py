@@ -37,6 +37,7 @@ from hw3.errors import Hw3Error
 
 SHIPPED_FOLDERS = ("hw3",)  # and checks/ with the released assignment's folder only
 SHIPPED_FILES = (".gitignore", "data/manifest.toml")
+INSTRUCTOR_FOLDERS = ("hw3/cohort",)  # `hw3 grade --cohort` on Prefect workers
 HOOKS_NAME = "hooks.py"  # in each assignment's checks folder: what `hw3 key` measures (instructors only)
 KEY_NAME = "key.json"  # in the assignment's checks folder: the work part of the key (hw3/grading/plugin.py reads it)
 README_TEMPLATE = "hw3/templates/README.student.md"
@@ -51,7 +52,7 @@ CACHE_NAMES = ("__pycache__", "*.pyc", ".pytest_cache")
 def instructor_files() -> list[str]:
     """Paths, relative to the project root, that stay with the instructors."""
     modules = [name.replace(".", "/") + ".py" for name in sorted(INSTRUCTOR_MODULES)]
-    return [*modules, README_TEMPLATE]
+    return [*modules, *INSTRUCTOR_FOLDERS, README_TEMPLATE]
 
 
 def student_catalogue(text: str, source: str) -> str:

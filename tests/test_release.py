@@ -19,6 +19,7 @@ from submissions import PROJECT_ROOT, SOLUTIONS, SUBMISSION_FILES, CheckRun, ref
 
 from hw3 import catalogue, notebook
 from hw3.cli import INSTRUCTOR_MODULES
+from hw3.release import INSTRUCTOR_FOLDERS
 
 COURSE = catalogue.load()
 TEXT_SUFFIXES = {".py", ".toml", ".md", ".ini", ".json", ".ipynb", ".tmpl", ""}
@@ -52,6 +53,8 @@ def test_what_ships(release):
     tracked = lambda folder: {p.relative_to(PROJECT_ROOT).as_posix() for p in (PROJECT_ROOT / folder).rglob("*")
                               if p.is_file() and "__pycache__" not in p.parts}
     instructor = {name.replace(".", "/") + ".py" for name in INSTRUCTOR_MODULES}
+    instructor |= {n for n in tracked("hw3") if n.startswith(tuple(f"{folder}/" for folder in INSTRUCTOR_FOLDERS))}
+    assert instructor > {name.replace(".", "/") + ".py" for name in INSTRUCTOR_MODULES}  # the folders hold files
     expected_hw3 = tracked("hw3") - instructor - {"hw3/templates/README.student.md"}
     assert {n for n in names if n.startswith("hw3/")} == expected_hw3
     flows = {n for n in tracked("checks") if not n.startswith("checks/") or n.count("/") == 1 or n.startswith("checks/flows/")}
