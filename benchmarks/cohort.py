@@ -44,6 +44,7 @@ def grade_cohort(folder: Path, out: Path, workers: int) -> tuple[float, dict, di
     """Wall seconds, the marks by student, and the kept grades by student."""
     argv = [sys.executable, "-m", "hw3.cli", "grade", "--cohort", str(folder), "--workers", str(workers), "--out", str(out),
             "--answer-key", str(reference_key_file())]
+    out.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     done = subprocess.run(argv, cwd=out.parent, capture_output=True, text=True)
     seconds = time.monotonic() - started
