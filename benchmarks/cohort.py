@@ -82,8 +82,8 @@ def warm_regrade(target: Path, work: Path) -> float:
                 answers.write_text(answers.read_text() + "\n")
         raise SystemExit("hw3 grade --watch stopped before its second grade")
     finally:
-        watcher.kill()
-        watcher.wait()
+        watcher.terminate()  # it stops its server on the way out
+        watcher.wait(timeout=60)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ Ctrl-C stops watching.
 from __future__ import annotations
 
 import importlib
+import signal
 import subprocess
 import sys
 import tempfile
@@ -75,6 +76,8 @@ def watch(target: str | None, api_url: str | None, extra: list[str]) -> int:
     folder = path if path.is_dir() else path.parent
     if (folder / assignment.id).is_dir():
         folder = folder / assignment.id
+    for stop in (signal.SIGTERM, signal.SIGHUP):  # a closed terminal stops the server too, as Ctrl-C does
+        signal.signal(stop, _interrupt)
     with tempfile.TemporaryDirectory(prefix="hw3-watch-") as scratch, \
             prefect_server(api_url, Path(scratch) / "prefect-server", what="--watch") as url:
         argv = pytest_argv(path if target else None, None, url, extra)[3:]  # after `python -m pytest`
@@ -91,6 +94,10 @@ def watch(target: str | None, api_url: str | None, extra: list[str]) -> int:
         except KeyboardInterrupt:
             warm.stop()
             return 0
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _run_warm(assignment_id: str, pytest_args: list[str]) -> int:

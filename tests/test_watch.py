@@ -51,6 +51,8 @@ def test_a_save_grades_again(tmp_path, prefect_api_url):
         assert re.search(r"Total\s+9/10", second), second[-3000:]
         assert re.search(r"Q5\b.*\b0/1", second), second[-3000:]  # the new answer lost Q5
         print(f"warm re-grade after a save: {seconds:.1f} s")
+        watcher.terminate()  # as a closed terminal does: it stops its server on the way out, and ends well
+        assert watcher.wait(timeout=60) == 0
     finally:
         watcher.kill()
         watcher.wait()
