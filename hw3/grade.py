@@ -70,12 +70,17 @@ def _passed_on(args: argparse.Namespace) -> list[str]:
     return extra[1:] if extra[:1] == ["--"] else extra
 
 
+def given_answer_key(given: str) -> Path:
+    """The key file of `--answer-key given`; Hw3Error if there is none."""
+    if not Path(given).is_file():
+        raise Hw3Error(f"--answer-key {given}: no such file; give the key `hw3 key` wrote")
+    return Path(given).resolve()
+
+
 def _pytest_extra(args: argparse.Namespace) -> list[str]:
     extra = [*_passed_on(args), "--assignment", assignment_module.load(args.assignment).id]
     if args.answer_key:
-        if not Path(args.answer_key).is_file():
-            raise Hw3Error(f"--answer-key {args.answer_key}: no such file; give the key `hw3 key` wrote")
-        extra += ["--answer-key", str(Path(args.answer_key).resolve())]
+        extra += ["--answer-key", str(given_answer_key(args.answer_key))]
     return extra
 
 
@@ -105,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     if args.watch:
         from hw3.watch import watch
 
-        return watch(args.target, args.prefect_api_url, _pytest_extra(args))
+        return watch(assignment_module.load(args.assignment), args.target, args.prefect_api_url, _pytest_extra(args))
     target = submission_target(args.target) if args.target else None
     results = Path(args.results_json).resolve() if args.results_json else None
     return subprocess.call(pytest_argv(target, results, args.prefect_api_url, _pytest_extra(args)))

@@ -67,11 +67,11 @@ class WarmChecks:
         self.process.wait()
 
 
-def watch(target: str | None, api_url: str | None, extra: list[str]) -> int:
-    """Grade `target` (default: the assignment's homework folder) now and after every save."""
+def watch(assignment: assignment_module.Assignment, target: str | None, api_url: str | None, extra: list[str]) -> int:
+    """Grade `target` (default: the assignment's homework folder) now and after every save;
+    `extra`: the arguments for pytest."""
     from hw3.grade import pytest_argv, submission_target
 
-    assignment = assignment_module.load(extra[extra.index("--assignment") + 1])
     path = submission_target(target) if target else assignment.homework()
     folder = path if path.is_dir() else path.parent
     if (folder / assignment.id).is_dir():

@@ -17,6 +17,7 @@ from pathlib import Path
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
+from hw3 import settings
 from hw3.cohort import members, slots
 
 FLOW_NAME = "hw3-grade-submission"
@@ -70,7 +71,8 @@ def grade_files(student: str, assignment: str, archive: str, notebook: str | Non
                                ["--basetemp", str(scratch / "basetemp"), "--assignment", assignment, "--answer-key", str(key_file),
                                 *pytest_args])
             try:
-                _run_checks(argv[3:], output_file, {"HW3_COHORT": "1", "HW3_CHECK_PROTECT": str(key_file)})
+                protect = os.pathsep.join(filter(None, [settings.current().check_protect, str(key_file)]))
+                _run_checks(argv[3:], output_file, {"HW3_COHORT": "1", "HW3_CHECK_PROTECT": protect})
             except Exception as exc:  # the checks broke: this submission's problem, not the cohort's
                 problem = f"the checks stopped: {type(exc).__name__}: {exc}"
         try:

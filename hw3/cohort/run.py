@@ -41,11 +41,10 @@ def answer_key_file(given: str | None, scratch: Path, assignment: assignment_mod
     """The key every submission is graded with: the one given, else the shipped key, else one
     built once from the reference."""
     from hw3 import answer_key
+    from hw3.grade import given_answer_key
 
     if given:
-        if not Path(given).is_file():
-            raise Hw3Error(f"--answer-key {given}: no such file; give the key `hw3 key` wrote")
-        return Path(given).resolve()
+        return given_answer_key(given)
     shipped = assignment.folder / "key.json"
     if shipped.is_file():
         return shipped
@@ -77,7 +76,8 @@ def grade_cohort(folder: Path, csv_path: Path, assignment: assignment_module.Ass
             print(f"{len(reused)} of {len(cohort)} submissions are unchanged since they were graded: their grades are kept "
                   f"(--force grades them again)", flush=True)
         if pending:
-            with _pool(api_url, work_pool, workers or os.cpu_count() or 1, Path(scratch)) as (url, pool, alive):
+            protect = [folder.resolve(), results_dir]  # out of the probes' reach, as the key is
+            with _pool(api_url, work_pool, workers or os.cpu_count() or 1, Path(scratch), protect) as (url, pool, alive):
                 graded = _grade_on_workers(url, pool, alive, cohort, pending, reused, prints, assignment, key_text,
                                            pytest_args, results_dir)
     ordered = [graded[m.name] for m in cohort]
@@ -197,7 +197,7 @@ def _table_artifact(graded: list[Graded], course, assignment_id: str) -> None:
 
 
 @contextmanager
-def _pool(api_url: str | None, work_pool: str | None, workers: int, scratch: Path):
+def _pool(api_url: str | None, work_pool: str | None, workers: int, scratch: Path, protect: list[Path]):
     """Yield (server URL, pool name, whether a worker of the pool may still be running):
     the given server and pool, whose workers run elsewhere; else a server (the given one, or
     one started here), a process pool of its own, a grading server per worker, and `workers`
@@ -224,21 +224,22 @@ def _pool(api_url: str | None, work_pool: str | None, workers: int, scratch: Pat
         api.ensure_work_pool(url, pool)
         if api_url:
             stack.callback(api.delete_work_pool, url, pool)
-        processes = [_start_worker(url, pool, n, scratch, grading) for n in range(workers)]
+        processes = [_start_worker(url, pool, n, scratch, grading, protect) for n in range(workers)]
         stack.callback(_stop, processes)
         yield url, pool, lambda: any(p.poll() is None for p in processes)
 
 
-def _start_worker(url: str, pool: str, number: int, scratch: Path, grading: Path) -> subprocess.Popen:
+def _start_worker(url: str, pool: str, number: int, scratch: Path, grading: Path, protect: list[Path]) -> subprocess.Popen:
     """`prefect worker start` on `pool`, one flow run at a time, grading on this machine's
-    slots in `grading`."""
+    slots in `grading`, with `protect` kept from every probe (HW3_CHECK_PROTECT)."""
     from hw3.sandbox.runner import prefect_command
 
     home = scratch / f"worker-{number}"
     home.mkdir(parents=True, exist_ok=True)
     env = {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_")}
     env.update(PREFECT_API_URL=url, PREFECT_HOME=str(home), PREFECT_WORKER_QUERY_SECONDS=WORKER_QUERY_S,
-               PREFECT_SERVER_ANALYTICS_ENABLED="false", HW3_GRADING_SERVERS_DIR=str(grading))
+               PREFECT_SERVER_ANALYTICS_ENABLED="false", HW3_GRADING_SERVERS_DIR=str(grading),
+               HW3_CHECK_PROTECT=os.pathsep.join(map(str, protect)))
     argv = prefect_command(["prefect", "worker", "start", "--pool", pool, "--type", "process", "--limit", "1",
                             "--name", f"{pool}-{number}"])
     with open(home / "worker.log", "wb") as log:
