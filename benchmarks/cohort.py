@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from corpus import CORRECT  # noqa: E402
 from submissions import make_submission, reference_key_file  # noqa: E402
 
+EDIT_S = 20  # how long a student edits between two saves (the warm checks and their zygote get ready meanwhile)
 SHAPES = [None, next(v.edits for v in CORRECT if v.name == "sequential calls instead of submit")]  # two shapes of right code
 
 
@@ -77,7 +78,7 @@ def warm_regrade(target: Path, work: Path) -> float:
                 times.append(float(found.group(1)))
                 if len(times) == 2:
                     return times[1]
-                time.sleep(2)  # the next checks' process warms up while the student types
+                time.sleep(EDIT_S)  # the student edits; meanwhile the next checks get ready
                 answers = target / "answers.toml"
                 answers.write_text(answers.read_text() + "\n")
         raise SystemExit("hw3 grade --watch stopped before its second grade")

@@ -2,13 +2,16 @@
 
 One Prefect server serves the whole session (started once, or `--prefect-api-url`), and the
 next run of the checks is started ahead, while the student edits: a process that has already
-imported pytest, Prefect, pandas, scikit-learn and the checks, and waits for the next save.
-Ctrl-C stops watching.
+imported pytest, Prefect, pandas, scikit-learn and the checks, and started the warm
+interpreter of its probes (hw3/sandbox/warm.py), and waits for the next save. Ctrl-C stops
+watching.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -52,19 +55,27 @@ def wait_for_change(folder: Path, seen: dict) -> None:
 
 
 class WarmChecks:
-    """A `pytest checks/` process started ahead, its imports done, that runs on `go()`."""
+    """A `pytest checks/` process started ahead, its imports done and its probes' zygote
+    started (its session's folder: a new folder of `scratch`), that runs on `go()`."""
 
-    def __init__(self, pytest_argv: list[str], assignment_id: str):
-        self.process = subprocess.Popen([sys.executable, "-m", "hw3.watch", assignment_id, *pytest_argv], stdin=subprocess.PIPE, text=True)
+    def __init__(self, pytest_argv: list[str], assignment_id: str, target: Path, api_url: str, scratch: Path):
+        self.folder = Path(tempfile.mkdtemp(prefix="session-", dir=scratch))
+        ahead = {"assignment": assignment_id, "target": str(target), "api_url": api_url, "folder": str(self.folder)}
+        self.process = subprocess.Popen([sys.executable, "-m", "hw3.watch", json.dumps(ahead), *pytest_argv], stdin=subprocess.PIPE,
+                                        text=True)
 
     def go(self) -> int:
         self.process.stdin.write(GO)
         self.process.stdin.close()
-        return self.process.wait()
+        try:
+            return self.process.wait()
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def stop(self) -> None:
         self.process.kill()
         self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def watch(assignment: assignment_module.Assignment, target: str | None, api_url: str | None, extra: list[str]) -> int:
@@ -81,7 +92,11 @@ def watch(assignment: assignment_module.Assignment, target: str | None, api_url:
     with tempfile.TemporaryDirectory(prefix="hw3-watch-") as scratch, \
             prefect_server(api_url, Path(scratch) / "prefect-server", what="--watch") as url:
         argv = pytest_argv(path if target else None, None, url, extra)[3:]  # after `python -m pytest`
-        warm = WarmChecks(argv, assignment.id)
+
+        def warm_checks() -> WarmChecks:
+            return WarmChecks(argv, assignment.id, folder, url, Path(scratch))
+
+        warm = warm_checks()
         try:
             while True:
                 seen = snapshot(folder)
@@ -89,7 +104,7 @@ def watch(assignment: assignment_module.Assignment, target: str | None, api_url:
                 warm.go()
                 print(f"\n[hw3] graded in {time.monotonic() - started:.1f} s; watching {folder} for changes "
                       f"(Ctrl-C stops)", flush=True)
-                warm = WarmChecks(argv, assignment.id)
+                warm = warm_checks()
                 wait_for_change(folder, seen)
         except KeyboardInterrupt:
             warm.stop()
@@ -100,17 +115,19 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _run_warm(assignment_id: str, pytest_args: list[str]) -> int:
-    """The warm process: import what the checks need, wait for GO, run them."""
+def _run_warm(ahead: dict, pytest_args: list[str]) -> int:
+    """The warm process: import what the checks need, start the session's zygote (`ahead`:
+    its assignment, target, API URL and folder), wait for GO, run the checks."""
     import pytest
 
     for name in PRELOADED:
         importlib.import_module(name)
-    importlib.import_module(f"checks.{assignment_id}.session")
+    session = importlib.import_module(f"checks.{ahead['assignment']}.session").GradingSession
+    session.start_ahead(Path(ahead["target"]), ahead["api_url"], Path(ahead["folder"]))
     if sys.stdin.readline() != GO:
         return 0
     return pytest.main(pytest_args)
 
 
 if __name__ == "__main__":
-    sys.exit(_run_warm(sys.argv[1], sys.argv[2:]))
+    sys.exit(_run_warm(json.loads(sys.argv[1]), sys.argv[2:]))

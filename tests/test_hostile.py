@@ -235,7 +235,7 @@ __main__.Report.write = _forged
 HOSTILE = {
     "loops-in-register": (
         {"deployment.py": [('    main = Flow.from_source(', '    while True:\n        pass\n    main = Flow.from_source(')]},
-        {"Q4"}, "timed out after 90 s while calling register()",
+        {"Q4"}, "timed out after 60 s while calling register()",
     ),
     "exits-importing-deployment": (
         {"deployment.py": [("DEPLOYMENT_NAME = ", "import os\nos._exit(3)\nDEPLOYMENT_NAME = ")]},
@@ -310,7 +310,7 @@ def hostile_grades(prefect_api_url, tmp_path_factory):
     folder = tmp_path_factory.mktemp("hostile")
     variants = {name: Variant(name, edits) for name, (edits, _, _) in HOSTILE.items()}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HW3_CHECK_TIMEOUT_S", "90")
+        patch.setenv("HW3_CHECK_TIMEOUT_S", "60")
         rows, _, output = grade_cohort(variants, folder, prefect_api_url)
     return folder, rows, output
 

@@ -290,3 +290,47 @@ def test_the_runs_of_a_session_share_its_time_budget(tmp_path, monkeypatch):
         assert Session(tmp_path, None, course, "", tmp_path / "third").run_timeout() == MIN_BUDGET_S
     finally:
         session.close()
+
+
+def test_the_q6_command_gives_the_same_listing_by_a_fork_as_in_a_fresh_interpreter(tmp_path, prefect_api_url):
+    """Q6's command line runs as a probe job (Prefect's CLI in the probe's process): by a fork
+    of the session's zygote, started with the other runs, as in a fresh interpreter."""
+    from hw3.grading import prefect_api as api
+
+    api.create_work_queue(prefect_api_url, "hw3-zygote-q6")
+    solutions, runs = PROJECT_ROOT / "solutions", tmp_path / "runs"
+
+    def command(argv: list[str], name: str, zygote=None):
+        return run_probe("command", solutions, Sandbox(runs / name, prefect_api_url), jobs=FLOWS_JOBS, zygote=zygote, argv=argv)
+
+    cold = command(["prefect", "work-queue", "ls"], "cold")
+    with Zygote(runs, prefect_api_url, [solutions, FLOWS_JOBS], preload=["prefect.main"], runs=2) as zygote:
+        forked = command(["prefect", "work-queue", "ls"], "forked", zygote)
+        wrong = command(["prefect", "work-queue", "list"], "wrong", zygote)
+    for result in (cold, forked):
+        assert result.ok, result.reason + result.stderr[-2000:]
+        assert result.data["returncode"] == 0 and "hw3-zygote-q6" in result.data["output"], result.data
+    assert wrong.ok and wrong.data["returncode"] == 2 and "hw3-zygote-q6" not in wrong.data["output"], wrong.data
+
+
+def test_a_zygote_started_ahead_serves_the_session_in_its_folder_only(tmp_path, prefect_api_url):
+    """`hw3 grade --watch` starts the next session's zygote while the student edits: the
+    session in its folder takes it; a session elsewhere (or with another server) gets none,
+    and the one started ahead is stopped."""
+    from checks.flows.session import GradingSession
+    from hw3.sandbox import warm
+
+    solutions, folder = PROJECT_ROOT / "solutions", tmp_path / "session"
+    months = [folder / "data" / "fhv_tripdata_2021-06.parquet"]
+    GradingSession.start_ahead(solutions, prefect_api_url, folder)
+    assert warm.ahead_folder() == (folder / "runs").resolve()
+    taken = warm.take_ahead(folder / "runs", prefect_api_url, [solutions, FLOWS_JOBS, *months])
+    try:
+        assert taken is not None and warm.ahead_folder() is None
+        assert taken.serves(Sandbox(folder / "runs" / "course", prefect_api_url), [solutions, *months])
+    finally:
+        taken.close()
+    for elsewhere, url in ((tmp_path / "other" / "runs", prefect_api_url), (folder / "runs", "http://127.0.0.1:9/api")):
+        ahead = warm.start_ahead(folder / "runs", prefect_api_url, [solutions, FLOWS_JOBS, folder], preload=(), runs=1)
+        assert warm.take_ahead(elsewhere, url, [solutions]) is None
+        assert ahead.process is None or ahead.process.wait(timeout=30) is not None  # stopped

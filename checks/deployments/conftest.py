@@ -31,10 +31,10 @@ def webhook_receiver():
 
 
 @pytest.fixture(scope="session")
-def grading(request, target, key, course, prefect_api_url, tmp_path_factory, grading_notes, assignment, mail_server,
+def grading(request, target, key, course, prefect_api_url, session_folder, grading_notes, assignment, mail_server,
             webhook_receiver):
     """The session's deployment, worker and runs of the submission, started together."""
-    session = GradingSession(target, key, course, prefect_api_url, tmp_path_factory.mktemp("grading"), mail_server,
+    session = GradingSession(target, key, course, prefect_api_url, session_folder, mail_server,
                              webhook_receiver)
     with session.graded(request, grading_notes, assignment):
         yield session

@@ -8,8 +8,8 @@ from checks.flows.session import GradingSession
 
 
 @pytest.fixture(scope="session")
-def grading(request, target, key, course, prefect_api_url, tmp_path_factory, grading_notes, assignment):
+def grading(request, target, key, course, prefect_api_url, session_folder, grading_notes, assignment):
     """The session's runs of the submission, started together."""
-    session = GradingSession(target, key, course, prefect_api_url, tmp_path_factory.mktemp("grading"))
+    session = GradingSession(target, key, course, prefect_api_url, session_folder)
     with session.graded(request, grading_notes, assignment):
         yield session

@@ -6,6 +6,8 @@ hw3/sandbox/probe.py):
     flow        main(date=`date`), or main() with the clock set to `frozen_day`
     deployment  read CRON and TIMEZONE from deployment.py and call register() (the
                 deployment's name gets a suffix of this run: `separate_deployments`)
+    command     the student's `prefect ...` command line (`argv`), run by this Prefect's CLI
+                in this process, as the `prefect` program runs it: its exit code and output
 
 Standard library, Prefect and the probe's kit only.
 """
@@ -224,4 +226,22 @@ def job_deployment(request: dict, report) -> None:
         raise kit.JobFailed(f"register() returned {deployment_id!r}, not the id of the deployment") from None
 
 
-JOBS = {"get_paths": job_get_paths, "flow": job_flow, "deployment": job_deployment}
+def job_command(request: dict, report) -> None:
+    import io
+    import sys
+
+    from prefect.cli import app
+
+    report.phase(f"running `{' '.join(request['argv'])}`")
+    out, err = io.StringIO(), io.StringIO()
+    sys.argv = ["prefect", *request["argv"][1:]]
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            app()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    report.fields.update(returncode=code, output=out.getvalue(), errors=err.getvalue()[-2000:])
+
+
+JOBS = {"get_paths": job_get_paths, "flow": job_flow, "deployment": job_deployment, "command": job_command}

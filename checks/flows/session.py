@@ -8,6 +8,8 @@ each runs once: those that the selected checks read.
 from __future__ import annotations
 
 import datetime
+import secrets
+import shlex
 from functools import cached_property
 from pathlib import Path
 
@@ -50,6 +52,7 @@ READERS = {
     "today": {"Q3"},  # main() with the clock set to the key's first frozen day
     "deployment": {"Q4", "Q5"},  # CRON, TIMEZONE and register()
     "real": {"Q2", "Q3"},  # main(date=<course date>) on the student's real files, if any
+    "q6": {"Q6"},  # the student's q6 command line, once a work queue is on the server
 }
 
 
@@ -136,13 +139,13 @@ class GradingSession(Session):
             return "get_paths", self.sandbox(name, self.placeholders), request
         if name == "deployment":
             return "deployment", self.sandbox(name), {}
+        if name == "q6":
+            api.create_work_queue(self.api_url, self.q6_queue)
+            return "command", self.sandbox(name), {"argv": self.q6_command()}
         day = self.key.frozen_days[0] if name == "today" else self.key.date
         months = self.months(day, self.real_files[0].parent if name == "real" else None)
         request = {"frozen_day": day} if name == "today" else {"date": day}
         return "flow", self.sandbox(name, tuple(months.values())), {**request, "months": {k: str(v) for k, v in months.items()}}
-
-    def sandboxes(self) -> list[Sandbox]:
-        return [self.sandbox(name) for name in (*READERS, "q6")]
 
     def report_code(self, gradebook) -> None:
         """What was written for Prefect 2 (or older libraries): notes, and the causes of the
@@ -152,7 +155,32 @@ class GradingSession(Session):
         gradebook.explained |= {f.charge for f in self.findings if f.charge}
 
     def wanted(self, name: str) -> bool:
+        if name == "q6":  # a q6 that is no such command fails, or is not attempted, in its check
+            try:
+                return self.q6_problem() is None
+            except (pytest.fail.Exception, pytest.skip.Exception):
+                return False
         return name != "real" or bool(self.real_files)
+
+    @cached_property
+    def q6_queue(self) -> str:
+        """The work queue the checks create for q6's command to list."""
+        return f"hw3-checks-{secrets.token_hex(4)}"
+
+    def q6_command(self) -> list[str]:
+        """The argv of the student's q6 (a `prefect work-queue ...` command line)."""
+        return shlex.split(str(self.answers.value(self.course["Q6"])))
+
+    def q6_problem(self) -> str | None:
+        """Why q6 is not a command line the checks run (None: it is one)."""
+        answer = self.answers.value(self.course["Q6"])
+        try:
+            argv = self.q6_command()
+        except ValueError as exc:
+            return f"q6 = {answer!r} is not a command line ({exc})"
+        if argv[:2] != ["prefect", "work-queue"]:
+            return f"q6 = {answer!r}: the checks run `prefect work-queue ...` commands only"
+        return None
 
     def charge_of(self, result: ProbeResult, part: str) -> str:
         """The part a failed flow run is charged to, by where in the submission it raised:

@@ -171,6 +171,16 @@ def prefect_api_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
 
 
 @pytest.fixture(scope="session")
+def session_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The grading session's folder: the one whose warm interpreter was started ahead
+    (`hw3 grade --watch`), else a fresh one."""
+    from hw3.sandbox import warm
+
+    runs = warm.ahead_folder()
+    return runs.parent if runs else tmp_path_factory.mktemp("grading")
+
+
+@pytest.fixture(scope="session")
 def grading_notes(gradebook, target):
     """The notes every assignment's session adds: reduced confinement, and the roots that
     reasons name relative to the submission."""

@@ -32,6 +32,7 @@ from hw3.catalogue import Catalogue
 from hw3.grading import answers
 from hw3.grading.gradebook import NOT_ATTEMPTED, fail, not_attempted, recorded
 from hw3.sandbox.runner import ProbeResult, Sandbox, probe_readable, run_probe
+from hw3.sandbox import warm
 from hw3.sandbox.warm import Zygote
 
 MIN_BUDGET_S = 60.0  # the least time a session's runs get, however quick the reference
@@ -61,6 +62,16 @@ class Session:
         """(probe job, sandbox, request) of the run called `name`."""
         raise NotImplementedError
 
+    @classmethod
+    def start_ahead(cls, target: Path, api_url: str, folder: Path) -> None:
+        """Start the zygote of a session that will grade `target` in `folder`, before the
+        session exists (warm.start_ahead): it shows the submission, the jobs file, the
+        session's folder and the student's data folder."""
+        data = settings.data_dir().resolve()
+        (folder / "runs").mkdir(parents=True, exist_ok=True)
+        readable = [Path(target), cls.JOBS_FILE, folder, *([data] if data.is_dir() else [])]
+        warm.start_ahead(folder / "runs", api_url, readable, preload=cls.PRELOAD, runs=len(cls.READERS))
+
     def sandbox(self, name: str, data_files: tuple[Path, ...] = ()) -> Sandbox:
         return Sandbox(self.folder / "runs" / name, self.api_url, data_files, self.key.taxi)
 
@@ -71,8 +82,8 @@ class Session:
         if specs and self._zygote is None:
             readable = {path for _, _, request in specs.values() for path in probe_readable(self.target, self.JOBS_FILE, request)}
             ports = {port for _, sandbox, _ in specs.values() for port in sandbox.relayed_ports}
-            self._zygote = Zygote(self.folder / "runs", self.api_url, readable, preload=self.PRELOAD, runs=len(self.READERS),
-                                  relayed_ports=ports).start()
+            self._zygote = warm.take_ahead(self.folder / "runs", self.api_url, readable, ports) or Zygote(
+                self.folder / "runs", self.api_url, readable, preload=self.PRELOAD, runs=len(self.READERS), relayed_ports=ports).start()
         for name, spec in specs.items():
             self._submit(name, spec)
 

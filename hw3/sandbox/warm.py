@@ -85,6 +85,13 @@ class Zygote:
             for box in list(self._boxes.values()):
                 box.put({})
 
+    def serves_all(self, folder: Path, api_url: str, readable, relayed_ports=()) -> bool:
+        """Whether this zygote can serve every probe of a session in `folder` that reads
+        `readable` (as `serves` asks of one probe)."""
+        return (not self._gone.is_set() and Path(folder).resolve() == self.folder and api_url == self.sandbox.api_url
+                and set(relayed_ports) <= set(self.sandbox.relayed_ports)
+                and all(any(Path(p).resolve().is_relative_to(r) for r in self.readable) for p in readable))
+
     def serves(self, sandbox: Sandbox, readable) -> bool:
         """Whether a probe in `sandbox` that reads `readable` can run in this zygote's wall."""
         return (sandbox.folder.resolve().is_relative_to(self.folder) and sandbox.api_url == self.sandbox.api_url
@@ -162,6 +169,34 @@ class Zygote:
                 self.process.stdin.close()  # the zygote ends at the end of its input
             self._gone.wait(10)
         self._stack.close()
+
+
+_ahead: Zygote | None = None  # started ahead of its session (`start_ahead`)
+
+
+def start_ahead(folder: Path, api_url: str, readable, *, preload, runs: int) -> Zygote:
+    """Start, before its session exists, the zygote of a session whose runs will lie in
+    `folder` (`hw3 grade --watch`: its imports happen while the student edits); the session
+    takes it (`take_ahead`) if it serves all its runs."""
+    global _ahead
+    _ahead = Zygote(folder, api_url, readable, preload=preload, runs=runs).start()
+    return _ahead
+
+
+def ahead_folder() -> Path | None:
+    """The runs folder of the zygote started ahead (None: none was)."""
+    return _ahead.folder if _ahead else None
+
+
+def take_ahead(folder: Path, api_url: str, readable, relayed_ports=()) -> Zygote | None:
+    """The zygote started ahead, if it serves every run of the session (else it is closed)."""
+    global _ahead
+    zygote, _ahead = _ahead, None
+    if zygote is not None and zygote.serves_all(folder, api_url, readable, relayed_ports):
+        return zygote
+    if zygote is not None:
+        zygote.close()
+    return None
 
 
 def _pids_cgroup(pid: int) -> Path | None:
