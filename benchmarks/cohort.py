@@ -95,6 +95,7 @@ def main() -> None:
         two, marks_two, kept = grade_cohort(work / "cohort", work / "two" / "grades.csv", 2)
         again, marks_again, _ = grade_cohort(work / "cohort", work / "two" / "grades.csv", 2)
         cpu = [g["cpu_seconds"] for name, g in kept.items() if name.startswith("right")]
+        checks_cpu = [g["checks_cpu_seconds"] for name, g in kept.items() if name.startswith("right")]
         cold = cold_grade(work / "cohort" / "right-0", work)
         warm = warm_regrade(work / "cohort" / "right-1", work)
     finally:
@@ -104,6 +105,7 @@ def main() -> None:
     print(f"{'  --workers 2':<48}{two:>10.1f}{one / two:>10.2f}  (speed-up)")
     print(f"{'  re-run, nothing changed':<48}{again:>10.1f}{again / two:>10.2f}  (of a run)")
     print(f"{'CPU-s per correct submission (median, flow run)':<48}{statistics.median(cpu):>10.1f}")
+    print(f"{'  of which the checks and their probes':<48}{statistics.median(checks_cpu):>10.1f}")
     print(f"{'one student: cold hw3 grade':<48}{cold:>10.1f}{1:>10.2f}")
     print(f"{'  warm re-grade under --watch':<48}{warm:>10.1f}{warm / cold:>10.2f}  (of cold)")
     same = marks_one == marks_two == marks_again

@@ -72,7 +72,7 @@ def test_one_worker_and_two_give_the_same_marks_and_a_rerun_grades_only_what_cha
     assert {name: [row[q.id] for q in COURSE.questions] for name, row in two.items()} == \
            {name: [row[q.id] for q in COURSE.questions] for name, row in one.items()}, output[-3000:]
     kept = json.loads((out.parent / "results" / "right-0" / "graded.json").read_text())
-    assert kept["total"] == COURSE.max_score and len(kept["fingerprint"]) == 64 and kept["cpu_seconds"] > 0
+    assert kept["total"] == COURSE.max_score and len(kept["fingerprint"]) == 64 and kept["cpu_seconds"] > kept["checks_cpu_seconds"] > 0
     assert json.loads((out.parent / "results" / "right-0" / "results.json").read_text())["score"] == COURSE.max_score
 
     # Nothing changed: every grade is kept, and no worker starts.

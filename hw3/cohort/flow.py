@@ -55,7 +55,8 @@ def grade_files(student: str, assignment: str, archive: str, notebook: str | Non
                 pytest_args: list[str]) -> dict:
     """Grade a submission's archive with `pytest checks/` on a free grading server; the
     checks' results.json (None if they wrote none), their output's end, the problem that
-    stopped them (if any), and the wall and CPU seconds it took."""
+    stopped them (if any), the wall and CPU seconds it took, and the CPU seconds of the checks
+    and their probes alone (without what the flow run's process spent before them)."""
     from hw3.grade import pytest_argv
 
     started = time.monotonic()
@@ -70,11 +71,13 @@ def grade_files(student: str, assignment: str, archive: str, notebook: str | Non
             argv = pytest_argv(folder / notebook if notebook else folder, results_json, url,
                                ["--basetemp", str(scratch / "basetemp"), "--assignment", assignment, "--answer-key", str(key_file),
                                 *pytest_args])
+            before = _cpu_seconds()
             try:
                 protect = os.pathsep.join(filter(None, [settings.current().check_protect, str(key_file)]))
                 _run_checks(argv[3:], output_file, {"HW3_COHORT": "1", "HW3_CHECK_PROTECT": protect})
             except Exception as exc:  # the checks broke: this submission's problem, not the cohort's
                 problem = f"the checks stopped: {type(exc).__name__}: {exc}"
+            checks_cpu = _cpu_seconds() - before
         try:
             results = json.loads(results_json.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -82,7 +85,7 @@ def grade_files(student: str, assignment: str, archive: str, notebook: str | Non
             problem = problem or "the checks wrote no results.json; see output.txt"
         output_text = output_file.read_text(encoding="utf-8", errors="replace")[-OUTPUT_TAIL:]
     return {"results": results, "output": output_text, "problem": problem, "seconds": time.monotonic() - started,
-            "cpu_seconds": _cpu_seconds()}
+            "cpu_seconds": _cpu_seconds(), "checks_cpu_seconds": checks_cpu}
 
 
 @flow(name=FLOW_NAME, log_prints=False, persist_result=False)

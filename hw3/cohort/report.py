@@ -27,7 +27,8 @@ class Graded:
     seconds: float
     reasons: dict[str, str] = field(default_factory=dict)
     causes: tuple[str, ...] = ()
-    cpu_seconds: float | None = None
+    cpu_seconds: float | None = None  # the flow run's process, from its start, and the children it waited for
+    checks_cpu_seconds: float | None = None  # of these, the checks and their probes
     fingerprint: str = ""
 
     @classmethod

@@ -180,7 +180,8 @@ def _graded(url: str, run, student: str, problem: str | None, folder: Path) -> G
     else:
         data = found[0] if isinstance(found[0], dict) else json.loads(found[0])
         graded = Graded.from_results(student, data["results"], data["problem"], data["seconds"],
-                                     cpu_seconds=data.get("cpu_seconds"), fingerprint=data.get("fingerprint", ""))
+                                     cpu_seconds=data.get("cpu_seconds"), checks_cpu_seconds=data.get("checks_cpu_seconds"),
+                                     fingerprint=data.get("fingerprint", ""))
         atomic_write(folder / "output.txt", data["output"])
         if data["results"] is not None:
             atomic_write(folder / "results.json", json.dumps(data["results"], indent=1))

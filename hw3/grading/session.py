@@ -33,7 +33,6 @@ from hw3.grading import answers
 from hw3.grading.gradebook import NOT_ATTEMPTED, fail, not_attempted, recorded
 from hw3.sandbox.runner import ProbeResult, Sandbox, probe_readable, run_probe
 from hw3.sandbox import warm
-from hw3.sandbox.warm import Zygote
 
 MIN_BUDGET_S = 60.0  # the least time a session's runs get, however quick the reference
 MIN_RUN_S = 10.0  # the least time a run gets, however late it starts
@@ -55,7 +54,7 @@ class Session:
         self.compat: list[str] = []  # compat.py's flags for old code (see hw3/sandbox/compat.py)
         self._jobs: dict[str, Future[ProbeResult]] = {}
         self._pool = ThreadPoolExecutor(max_workers=max(len(self.READERS), 1), thread_name_prefix="hw3-probe")
-        self._zygote: Zygote | None = None
+        self._zygote: warm.Zygote | None = None
         self._deadline: float | None = None  # of the session's budget (time.monotonic)
 
     def spec(self, name: str) -> tuple[str, Sandbox, dict]:
@@ -82,7 +81,7 @@ class Session:
         if specs and self._zygote is None:
             readable = {path for _, _, request in specs.values() for path in probe_readable(self.target, self.JOBS_FILE, request)}
             ports = {port for _, sandbox, _ in specs.values() for port in sandbox.relayed_ports}
-            self._zygote = warm.take_ahead(self.folder / "runs", self.api_url, readable, ports) or Zygote(
+            self._zygote = warm.take_ahead(self.folder / "runs", self.api_url, readable, ports) or warm.Zygote(
                 self.folder / "runs", self.api_url, readable, preload=self.PRELOAD, runs=len(self.READERS), relayed_ports=ports).start()
         for name, spec in specs.items():
             self._submit(name, spec)

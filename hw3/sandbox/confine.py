@@ -7,6 +7,8 @@ directory with data/ and models/) and a private /tmp; not $HOME, the checks, any
 solutions/, other submissions or the grader's other folders. Its network has loopback only;
 the grader's Prefect API reaches it through relay.py. Its processes live in a PID namespace
 that dies with it, and a pids cgroup (when the grader may make one) caps how many there are.
+They hold no capability, not even in their own namespaces (bwrap run by root keeps them
+otherwise): they cannot mount, or trace a process they did not start.
 Memory, file size and process count are capped by `prlimit` on the child itself.
 
 Where bubblewrap cannot run (macOS, Windows, a container without user namespaces), the
@@ -92,7 +94,7 @@ def wall(argv: list[str], *, writable: Path, readable: list[Path], cwd: Path, re
     program = bwrap()
     if program is None:
         return argv
-    args = [program, "--unshare-all", "--die-with-parent", "--new-session", "--dev", "/dev", "--proc", "/proc",
+    args = [program, "--unshare-all", "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--dev", "/dev", "--proc", "/proc",
             "--tmpfs", "/tmp", "--tmpfs", "/run", "--dir", str(INSIDE)]
     for path in (*SYSTEM, *SYSTEM_ETC, *python_roots()):
         args += ["--ro-bind-try", path, path]

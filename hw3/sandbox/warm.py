@@ -86,16 +86,16 @@ class Zygote:
                 box.put({})
 
     def serves_all(self, folder: Path, api_url: str, readable, relayed_ports=()) -> bool:
-        """Whether this zygote can serve every probe of a session in `folder` that reads
-        `readable` (as `serves` asks of one probe)."""
-        return (not self._gone.is_set() and Path(folder).resolve() == self.folder and api_url == self.sandbox.api_url
-                and set(relayed_ports) <= set(self.sandbox.relayed_ports)
-                and all(any(Path(p).resolve().is_relative_to(r) for r in self.readable) for p in readable))
+        """Whether this zygote, still there, can serve every probe of a session whose runs lie
+        in `folder` and read `readable`."""
+        return not self._gone.is_set() and Path(folder).resolve() == self.folder and self._shows(api_url, relayed_ports, readable)
 
     def serves(self, sandbox: Sandbox, readable) -> bool:
         """Whether a probe in `sandbox` that reads `readable` can run in this zygote's wall."""
-        return (sandbox.folder.resolve().is_relative_to(self.folder) and sandbox.api_url == self.sandbox.api_url
-                and set(sandbox.relayed_ports) <= set(self.sandbox.relayed_ports)
+        return sandbox.folder.resolve().is_relative_to(self.folder) and self._shows(sandbox.api_url, sandbox.relayed_ports, readable)
+
+    def _shows(self, api_url: str, relayed_ports, readable) -> bool:
+        return (api_url == self.sandbox.api_url and set(relayed_ports) <= set(self.sandbox.relayed_ports)
                 and all(any(Path(p).resolve().is_relative_to(r) for r in self.readable) for p in readable))
 
     def run(self, argv: list[str], sandbox: Sandbox, timeout: float, readable=()) -> tuple[int | None, str] | None:
