@@ -3,8 +3,9 @@
     python benchmarks/cohort.py
 
 On one cohort of six submissions (4 correct, of two shapes, and 2 untouched stubs):
-`hw3 grade --cohort --workers 1`, then `--workers 2` (each from scratch), then a re-run with
-nothing changed; the CPU seconds of each submission's flow run (its process and the checks'
+`hw3 grade --cohort --workers 1`, then `--workers 2` (each from scratch: its grading servers
+start), a re-run with nothing changed, and both again with --force on the grading servers
+they left running; the CPU seconds of each submission's flow run (its process and the checks'
 processes); and for one student, a cold `hw3 grade` (server start included) against a warm
 re-grade under `hw3 grade --watch` after a save. Prints the figures and their ratios, and
 exits non-zero if the marks differ between the runs.
@@ -30,6 +31,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from corpus import CORRECT  # noqa: E402
 from submissions import make_submission, reference_key_file  # noqa: E402
 
+from hw3.cohort import slots  # noqa: E402
+
 EDIT_S = 20  # how long a student edits between two saves (the warm checks and their zygote get ready meanwhile)
 SHAPES = [None, next(v.edits for v in CORRECT if v.name == "sequential calls instead of submit")]  # two shapes of right code
 
@@ -41,13 +44,15 @@ def cohort(folder: Path) -> None:
         make_submission(folder / f"stub-{n}", source=ROOT / "homework")
 
 
-def grade_cohort(folder: Path, out: Path, workers: int) -> tuple[float, dict, dict]:
-    """Wall seconds, the marks by student, and the kept grades by student."""
+def grade_cohort(folder: Path, out: Path, workers: int, servers: Path, *more: str) -> tuple[float, dict, dict]:
+    """Wall seconds, the marks by student, and the kept grades by student; the grading
+    servers are those of `servers` (a new folder: started by this run)."""
     argv = [sys.executable, "-m", "hw3.cli", "grade", "--cohort", str(folder), "--workers", str(workers), "--out", str(out),
-            "--answer-key", str(reference_key_file())]
+            "--answer-key", str(reference_key_file()), *more]
     out.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    done = subprocess.run(argv, cwd=out.parent, capture_output=True, text=True)
+    done = subprocess.run(argv, cwd=out.parent, capture_output=True, text=True,
+                          env={**os.environ, "HW3_GRADING_SERVERS_DIR": str(servers)})
     seconds = time.monotonic() - started
     if not out.is_file():
         raise SystemExit(f"no grades from {' '.join(argv)}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
@@ -91,25 +96,31 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="hw3-bench-cohort-"))
     try:
         cohort(work / "cohort")
-        one, marks_one, _ = grade_cohort(work / "cohort", work / "one" / "grades.csv", 1)
-        two, marks_two, kept = grade_cohort(work / "cohort", work / "two" / "grades.csv", 2)
-        again, marks_again, _ = grade_cohort(work / "cohort", work / "two" / "grades.csv", 2)
+        one, marks_one, _ = grade_cohort(work / "cohort", work / "one" / "grades.csv", 1, work / "servers-one")
+        two, marks_two, kept = grade_cohort(work / "cohort", work / "two" / "grades.csv", 2, work / "servers-two")
+        again, marks_again, _ = grade_cohort(work / "cohort", work / "two" / "grades.csv", 2, work / "servers-two")
+        warm_one, marks_warm_one, _ = grade_cohort(work / "cohort", work / "one" / "grades.csv", 1, work / "servers-one", "--force")
+        warm_two, marks_warm_two, _ = grade_cohort(work / "cohort", work / "two" / "grades.csv", 2, work / "servers-two", "--force")
         cpu = [g["cpu_seconds"] for name, g in kept.items() if name.startswith("right")]
         checks_cpu = [g["checks_cpu_seconds"] for name, g in kept.items() if name.startswith("right")]
         cold = cold_grade(work / "cohort" / "right-0", work)
         warm = warm_regrade(work / "cohort" / "right-1", work)
     finally:
+        for servers in work.glob("servers-*"):
+            slots.stop_all(servers)
         shutil.rmtree(work, ignore_errors=True)
     print(f"{'6 submissions (4 right, 2 stubs)':<48}{'seconds':>10}{'ratio':>10}")
     print(f"{'  --workers 1':<48}{one:>10.1f}{1:>10.2f}")
     print(f"{'  --workers 2':<48}{two:>10.1f}{one / two:>10.2f}  (speed-up)")
     print(f"{'  re-run, nothing changed':<48}{again:>10.1f}{again / two:>10.2f}  (of a run)")
+    print(f"{'  --workers 1 --force, its grading servers up':<48}{warm_one:>10.1f}{1:>10.2f}")
+    print(f"{'  --workers 2 --force, its grading servers up':<48}{warm_two:>10.1f}{warm_one / warm_two:>10.2f}  (speed-up)")
     print(f"{'CPU-s per correct submission (median, flow run)':<48}{statistics.median(cpu):>10.1f}")
     print(f"{'  of which the checks and their probes':<48}{statistics.median(checks_cpu):>10.1f}")
     print(f"{'one student: cold hw3 grade':<48}{cold:>10.1f}{1:>10.2f}")
     print(f"{'  warm re-grade under --watch':<48}{warm:>10.1f}{warm / cold:>10.2f}  (of cold)")
-    same = marks_one == marks_two == marks_again
-    print(f"marks: {marks_two} (the same in all three runs: {same})")
+    same = marks_one == marks_two == marks_again == marks_warm_one == marks_warm_two
+    print(f"marks: {marks_two} (the same in all five runs: {same})")
     sys.exit(0 if same else 1)
 
 

@@ -33,12 +33,26 @@ os.environ["PREFECT_HOME"] = _PREFECT_HOME
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"  # no telemetry calls from the test server
 for _name in ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE"):
     os.environ.pop(_name, None)
+# The grading servers of the cohorts graded here (hw3/cohort/slots.py): this session's own,
+# shared by its cohort runs and stopped at its end, never the machine's.
+_GRADING_SERVERS = tempfile.mkdtemp(prefix="hw3-tests-grading-servers-")
+os.environ["HW3_GRADING_SERVERS_DIR"] = _GRADING_SERVERS
+
+
+def _stop_grading_servers() -> None:
+    from hw3.cohort import slots
+
+    slots.stop_all(Path(_GRADING_SERVERS))
+    shutil.rmtree(_GRADING_SERVERS, ignore_errors=True)
+
+
+atexit.register(_stop_grading_servers)
 
 # The longest test files, longest first (seconds in a full run on 2 cores). tox runs xdist
 # with --no-loadscope-reorder, so files are handed to its workers in collection order: these
 # start first, and no long file starts last while the other worker idles.
 LONGEST_FIRST = (
-    "test_corpus.py",  # 1210 s: the corpus, 86 submissions through workers
+    "test_corpus.py",  # 1210 s: the corpus, 86 submissions
     "test_corpus_real.py",  # 700 s: 31 real-shaped submissions
     "test_hostile.py",  # 550 s
     "test_cohort.py",  # 400 s

@@ -1,6 +1,10 @@
 """The corpus (tests/corpus): every realistic wrong submission loses exactly the questions it
-declares, every correct one gets full marks. Graded as an instructor grades a cohort:
-`hw3 grade --cohort DIR --workers 2` on the session's Prefect server; prints a table."""
+declares, every correct one gets full marks. Each is graded as a student grades it (`pytest
+checks/`), two at a time, each on a grading server of its own (a slot of hw3/cohort/slots.py,
+emptied between two submissions); prints a table. What a cohort adds (workers, kept grades,
+the CSV) is tested on the real-shaped corpus, the hostile cohort and tests/test_cohort.py.
+
+`grade_cohort` grades variants as an instructor grades a cohort, for those tests."""
 
 from __future__ import annotations
 
@@ -9,11 +13,12 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from corpus import CORRECT, WRONG, Variant
-from submissions import PROJECT_ROOT, make_submission, reference_key_file
+from submissions import PROJECT_ROOT, CheckRun, grade, make_submission, reference_key_file
 
 from hw3 import catalogue
 
@@ -43,31 +48,47 @@ def grade_cohort_folder(folder: Path, api_url: str, workers: int = 2) -> tuple[d
     return rows, seconds, done.stdout + done.stderr
 
 
-def lost(row: dict) -> set[str]:
-    return {q.id for q in COURSE.questions if row[q.id] != str(q.points)}
+def lost(run: CheckRun) -> set[str]:
+    """The questions a graded submission did not get full marks on."""
+    scores = run.scores()
+    return {q.id for q in COURSE.questions if scores.get(q.id) != q.points}
+
+
+def grade_each(variants: dict[str, Variant], folder: Path, at_once: int = 2) -> dict[str, CheckRun]:
+    """Grade each variant with `pytest checks/`, `at_once` at a time, each on a free slot's server."""
+    from hw3.cohort import slots
+
+    def graded(name: str) -> CheckRun:
+        target = make_submission(folder / "submissions" / name, variants[name].edits)
+        with slots.grading_server() as url:
+            return grade(target, folder / "graded" / name, url)
+
+    with ThreadPoolExecutor(at_once) as pool:
+        return dict(zip(variants, pool.map(graded, variants)))
 
 
 @pytest.mark.slow
-def test_corpus(prefect_api_url, tmp_path):
+def test_corpus(tmp_path):
     variants = {f"wrong-{n:02d}-{v.slug}": v for n, v in enumerate(WRONG, 1)}
     variants |= {f"right-{n:02d}-{v.slug}": v for n, v in enumerate(CORRECT, 1)}
     assert len(WRONG) >= 30 and len(CORRECT) >= 10
-    rows, seconds, output = grade_cohort(variants, tmp_path, prefect_api_url)
+    started = time.monotonic()
+    runs = grade_each(variants, tmp_path)
+    seconds = time.monotonic() - started
 
     table, misses = [], []
     for name, variant in variants.items():
-        row = rows[name]
-        got = lost(row) if row["total"] else {"not graded"}
+        got = lost(runs[name])
         ok = got == set(variant.lost)
         table.append(f"{'ok ' if ok else 'BAD'} {name:<72} expected to lose {','.join(sorted(variant.lost)) or '-':<9} lost {','.join(sorted(got)) or '-'}")
         if not ok:
-            misses.append(f"{name}: expected {sorted(variant.lost)}, lost {sorted(got)} ({tmp_path / 'results' / name / 'results.json'})")
-    caught = sum(1 for n, v in variants.items() if v.lost and rows[n]["total"] and lost(rows[n]) == set(v.lost))
-    full = sum(1 for n, v in variants.items() if not v.lost and rows[n]["total"] == str(COURSE.max_score))
+            misses.append(f"{name}: expected {sorted(variant.lost)}, lost {sorted(got)}\n{runs[name].output[-2000:]}")
+    caught = sum(1 for n, v in variants.items() if v.lost and lost(runs[n]) == set(v.lost))
+    full = sum(1 for n, v in variants.items() if not v.lost and runs[n].results["score"] == COURSE.max_score)
     summary = (f"corpus: wrong submissions caught on the right questions {caught}/{len(WRONG)}, "
                f"correct submissions at full marks {full}/{len(CORRECT)}, graded in {seconds:.0f} s (2 at a time)")
     print("\n".join(["", *table, summary]))
-    assert not misses, "\n".join(misses) + "\n" + output[-3000:]
+    assert not misses, "\n".join(misses)
 
 
 def hw3_grade(*args: str, cwd: Path) -> subprocess.CompletedProcess:

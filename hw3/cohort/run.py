@@ -201,8 +201,9 @@ def _table_artifact(graded: list[Graded], course, assignment_id: str) -> None:
 def _pool(api_url: str | None, work_pool: str | None, workers: int, scratch: Path, protect: list[Path]):
     """Yield (server URL, pool name, whether a worker of the pool may still be running):
     the given server and pool, whose workers run elsewhere; else a server (the given one, or
-    one started here), a process pool of its own, a grading server per worker, and `workers`
-    local workers, all stopped at the end."""
+    one started here), a process pool of its own and `workers` local workers, all stopped
+    at the end, grading on the machine's slots (a server warmed for each worker, which stops
+    once unused for HW3_GRADING_SERVER_IDLE_S)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from hw3.grading import prefect_api as api
@@ -213,9 +214,8 @@ def _pool(api_url: str | None, work_pool: str | None, workers: int, scratch: Pat
         api.require_work_pool(url, work_pool)
         yield url, work_pool, lambda: True
         return
-    grading = scratch / "grading-servers"
+    grading = settings.current().grading_servers_dir  # the machine's slots, kept for a while after the run
     with ExitStack() as stack:
-        stack.callback(slots.stop_all, grading)
         with ThreadPoolExecutor(max_workers=workers + 1) as starting:
             warming = [starting.submit(slots.warm, grading / f"slot-{n}") for n in range(workers)]
             url = stack.enter_context(prefect_server(api_url, scratch / "cohort-server", what="the cohort"))

@@ -8,9 +8,9 @@ graded at the same time, and each server is started once per machine, not once p
 submission.
 
 A slot's server runs under `python -m hw3.cohort.slots SLOT IDLE_S`, which stops it once the
-slot has been free for IDLE_S seconds (a machine that runs `prefect worker start` keeps its
-servers between cohorts, for a while). `hw3 grade --cohort --workers N` starts its slots in
-its own scratch folder and stops them at the end.
+slot has been free for IDLE_S seconds: a machine keeps its servers between cohorts for a
+while, whether its workers were started by `prefect worker start` or by `hw3 grade --cohort
+--workers N` (so a re-run soon after starts no grading server).
 """
 
 from __future__ import annotations
@@ -112,6 +112,19 @@ def grading_server(folder: Path | None = None, idle_s: float | None = None):
         handle.close()
 
 
+def warm(slot: Path, idle_s: float | None = None) -> None:
+    """Make sure the slot's server runs: started if not, unless the slot is in use (then it
+    runs, or the one using it starts it)."""
+    idle_s = settings.current().grading_server_idle_s if idle_s is None else idle_s
+    handle = _lock(slot)
+    if handle is None:
+        return
+    try:
+        running_url(slot) or start(slot, idle_s)
+    finally:
+        handle.close()
+
+
 def stop_all(folder: Path) -> None:
     """Stop the servers of every slot in `folder` (their watchers and what they started)."""
     for record in Path(folder).glob("slot-*/server.json"):
@@ -148,13 +161,3 @@ def watch(slot: Path, idle_s: float) -> int:
 
 if __name__ == "__main__":
     sys.exit(watch(Path(sys.argv[1]), float(sys.argv[2])))
-
-
-def warm(slot: Path, idle_s: float | None = None) -> str:
-    """Make sure the slot's server runs (started if not); its URL."""
-    idle_s = settings.current().grading_server_idle_s if idle_s is None else idle_s
-    handle = _lock(slot, blocking=True)
-    try:
-        return running_url(slot) or start(slot, idle_s)
-    finally:
-        handle.close()
