@@ -233,15 +233,15 @@ def job_command(request: dict, report) -> None:
     from prefect.cli import app
 
     report.phase(f"running `{' '.join(request['argv'])}`")
-    out, err = io.StringIO(), io.StringIO()
+    out = io.StringIO()
     sys.argv = ["prefect", *request["argv"][1:]]
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with contextlib.redirect_stdout(out):  # its errors go to the run's stderr, as any probe's do
         try:
             app()
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-    report.fields.update(returncode=code, output=out.getvalue(), errors=err.getvalue()[-2000:])
+    report.fields.update(returncode=code, output=out.getvalue())
 
 
 JOBS = {"get_paths": job_get_paths, "flow": job_flow, "deployment": job_deployment, "command": job_command}
