@@ -27,6 +27,7 @@ POLL_S = 0.3  # between two looks at the files
 QUIET_S = 0.3  # a change counts once the files have not changed for this long (an editor's save in steps)
 PRELOADED = ("pytest", "prefect", "pandas", "pyarrow.parquet", "sklearn.feature_extraction", "sklearn.linear_model",
              "sklearn.metrics", "hw3.grading.plugin", "hw3.grading.session")
+WARM_ARGS = ("-W", "ignore::pytest.PytestAssertRewriteWarning")  # pytest's word that the plugins were imported before it
 GO = "go\n"
 
 
@@ -126,7 +127,7 @@ def _run_warm(ahead: dict, pytest_args: list[str]) -> int:
     session.start_ahead(Path(ahead["target"]), ahead["api_url"], Path(ahead["folder"]))
     if sys.stdin.readline() != GO:
         return 0
-    return pytest.main(pytest_args)
+    return pytest.main([*WARM_ARGS, *pytest_args])
 
 
 if __name__ == "__main__":

@@ -94,17 +94,43 @@ class CheckRun:
         return {t["name"].split()[0]: t["score"] for t in self.results["tests"]}
 
 
+def _checks_argv(target: Path, results_json: Path, *args: str) -> list[str]:
+    """`pytest checks --target TARGET --results-json FILE ARGS`, after `python -m pytest`."""
+    return [str(PROJECT_ROOT / "checks"), "-p", "no:cacheprovider", "--rootdir", str(PROJECT_ROOT), "--target", str(target),
+            "--results-json", str(results_json), *args]
+
+
+def _checks_env() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if not name.startswith(("HW3_DATA", "HW3_MODELS"))}
+
+
+def _check_run(returncode: int, output: str, results_json: Path) -> CheckRun:
+    assert results_json.is_file(), f"the checks wrote no {results_json.name}:\n{output[-4000:]}"
+    return CheckRun(returncode, output, json.loads(results_json.read_text(encoding="utf-8")))
+
+
 def run_checks(target: Path, workdir: Path, *args: str, timeout: float = 900) -> CheckRun:
     """`python -m pytest checks --target TARGET --results-json FILE ARGS`, run in `workdir`."""
     workdir.mkdir(parents=True, exist_ok=True)
-    results_json = workdir / "results.json"
-    argv = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "checks"), "-p", "no:cacheprovider"]
-    argv += ["--rootdir", str(PROJECT_ROOT), "--target", str(target), "--results-json", str(results_json), *args]
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("HW3_DATA", "HW3_MODELS"))}
-    done = subprocess.run(argv, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
-    output = done.stdout + done.stderr
-    assert results_json.is_file(), f"the checks wrote no {results_json.name}:\n{output[-4000:]}"
-    return CheckRun(done.returncode, output, json.loads(results_json.read_text(encoding="utf-8")))
+    argv = [sys.executable, "-m", "pytest", *_checks_argv(target, workdir / "results.json", *args)]
+    done = subprocess.run(argv, cwd=workdir, env=_checks_env(), capture_output=True, text=True, timeout=timeout)
+    return _check_run(done.returncode, done.stdout + done.stderr, workdir / "results.json")
+
+
+def grade_on_slot(source: Path, workdir: Path, slot, *args: str) -> tuple[CheckRun, dict]:
+    """Grade a copy of the submission in `source` as a cohort's flow run grades it: from
+    the slot's submission folder, by the slot's warm checker (hw3/cohort/checker.py), with
+    the reference's key, from `workdir`; (the run, the checker's reply)."""
+    from hw3.cohort import checker
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    folder = checker.submission_folder(slot.folder)
+    checker.empty(folder)
+    shutil.copytree(source, folder, dirs_exist_ok=True)
+    argv = _checks_argv(folder, workdir / "results.json", "--prefect-api-url", slot.url, "--answer-key", str(reference_key_file()), *args)
+    reply = checker.grade(slot.folder, argv, workdir / "output.txt", _checks_env(), "flows", cwd=workdir)
+    assert reply is not None, f"{slot.folder} has no checker"
+    return _check_run(reply["returncode"], (workdir / "output.txt").read_text(encoding="utf-8"), workdir / "results.json"), reply
 
 
 @functools.cache

@@ -1,7 +1,7 @@
 """The corpus (tests/corpus): every realistic wrong submission loses exactly the questions it
-declares, every correct one gets full marks. Each is graded as a student grades it (`pytest
-checks/`), two at a time, each on a grading server of its own (a slot of hw3/cohort/slots.py,
-emptied between two submissions); prints a table. What a cohort adds (workers, kept grades,
+declares, every correct one gets full marks. Each is graded as a cohort's flow run grades it
+(`pytest checks/` by a grading slot's warm checker, hw3/cohort/checker.py: the slot's server
+emptied and its zygote cleaned between two submissions), two at a time; prints a table. What a cohort adds (workers, kept grades,
 the CSV) is tested on the real-shaped corpus, the hostile cohort and tests/test_cohort.py.
 
 `grade_cohort` grades variants as an instructor grades a cohort, for those tests."""
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from corpus import CORRECT, WRONG, Variant
-from submissions import PROJECT_ROOT, CheckRun, grade, make_submission, reference_key_file
+from submissions import PROJECT_ROOT, CheckRun, grade_on_slot, make_submission, reference_key_file
 
 from hw3 import catalogue
 
@@ -55,13 +55,14 @@ def lost(run: CheckRun) -> set[str]:
 
 
 def grade_each(variants: dict[str, Variant], folder: Path, at_once: int = 2) -> dict[str, CheckRun]:
-    """Grade each variant with `pytest checks/`, `at_once` at a time, each on a free slot's server."""
+    """Grade each variant with `pytest checks/`, `at_once` at a time, each by a free slot's
+    warm checker (its zygote kept from one submission to the next)."""
     from hw3.cohort import slots
 
     def graded(name: str) -> CheckRun:
-        target = make_submission(folder / "submissions" / name, variants[name].edits)
-        with slots.grading_server() as url:
-            return grade(target, folder / "graded" / name, url)
+        source = make_submission(folder / "submissions" / name, variants[name].edits)
+        with slots.grading_server() as slot:
+            return grade_on_slot(source, folder / "graded" / name, slot)[0]
 
     with ThreadPoolExecutor(at_once) as pool:
         return dict(zip(variants, pool.map(graded, variants)))

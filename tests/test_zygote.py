@@ -167,6 +167,46 @@ def test_a_fork_bomb_past_the_hook_takes_its_own_processes_only(tmp_path):
         assert "raised RuntimeError: no more processes after" in bombed.result().data["dates"][DATE]["error"]
 
 
+LEAVES = """
+import ctypes, os, subprocess
+
+def get_paths(date):
+    open('/tmp/left', 'w').write('x')
+    open('/dev/shm/left', 'w').write('x')
+    os.makedirs('/tmp/locked/in')
+    os.chmod('/tmp/locked', 0)
+    ctypes.CDLL(None).shmget(4242, 4096, 0o1600)  # IPC_CREAT
+    subprocess.Popen(['sleep', '600'], start_new_session=True)
+    return ('left', 'x')
+"""
+FINDS = """
+import ctypes, os
+
+def get_paths(date):
+    found = [p for p in ('/tmp/left', '/dev/shm/left', '/tmp/locked') if os.path.lexists(p)]
+    found += ['shm'] if ctypes.CDLL(None).shmget(4242, 0, 0) >= 0 else []
+    found += [pid for pid in os.listdir('/proc') if pid.isdigit() and b'sleep' in open(f'/proc/{pid}/cmdline', 'rb').read()]
+    return (' '.join(found) or 'nothing', 'x')
+"""
+
+
+@pytest.mark.skipif(confine.bwrap() is None, reason="the wall needs bubblewrap")
+def test_a_kept_zygote_cleaned_between_submissions_leaves_nothing_of_one_to_the_next(tmp_path):
+    """What a run leaves in its zygote's wall (/tmp, /dev/shm, System V IPC, a process of its
+    own session) is there for the next run, until `clean()`."""
+    leaves, finds = submission(tmp_path / "leaves", LEAVES), submission(tmp_path / "finds", FINDS)
+    runs = tmp_path / "runs"
+    with Zygote(runs, "", [leaves, finds, FLOWS_JOBS], runs=2) as zygote:
+        assert get_paths(leaves, Sandbox(runs / "leaves", ""), zygote).ok
+        found = get_paths(finds, Sandbox(runs / "finds-before", ""), zygote).data["dates"][DATE]["paths"][0]
+        assert found.startswith("/tmp/left /dev/shm/left /tmp/locked shm"), found
+        pid = zygote.process.pid
+        assert zygote.clean()
+        after = get_paths(finds, Sandbox(runs / "finds-after", ""), zygote)
+        assert after.data["dates"][DATE]["paths"][0] == "nothing", after
+        assert zygote.process.pid == pid and zygote.process.poll() is None  # the same zygote goes on
+
+
 def test_a_zygote_that_goes_away_leaves_its_runs_to_fresh_probes(tmp_path):
     target = submission(tmp_path / "target", CASES["returns"])
     with Zygote(tmp_path / "runs", "", [target, FLOWS_JOBS]) as zygote:

@@ -182,7 +182,7 @@ class GradingSession(Session):
     # -- the session's work, in a thread --------------------------------------------------
 
     @classmethod
-    def start_ahead(cls, target: Path, api_url: str, folder: Path) -> None:
+    def start_ahead(cls, target: Path, api_url: str, folder: Path, kept: bool = False) -> None:
         """Nothing: this session's two probes run at different times, in fresh interpreters."""
 
     def start(self, questions: set[str]) -> None:

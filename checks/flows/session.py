@@ -69,17 +69,20 @@ class GradingSession(Session):
         self._records: dict[str, api.FlowRunRecord] = {}
         self.real_files_problem: str | None = None
         self.dropped_feature: str | None = None  # a training month's zone the validation sample lacks
+        self._expected_files: dict[str, tuple[str, str]] = {}  # by day (found by hashing pairs of names)
 
     # -- data -------------------------------------------------------------------------
 
     def expected_files(self, day: str) -> tuple[str, str]:
         """The file names get_paths(day) must return, found with the key."""
-        year = datetime.date.fromisoformat(day).year
-        names = [month_file(self.key.taxi, y, m) for y in (year - 1, year) for m in range(1, 13)]
-        found = self.key.find_paths(day, names)
-        if found is None:
-            raise Hw3Error(f"the answer key has no get_paths entry for {day} among the months of {year - 1}-{year}")
-        return found
+        if day not in self._expected_files:
+            year = datetime.date.fromisoformat(day).year
+            names = [month_file(self.key.taxi, y, m) for y in (year - 1, year) for m in range(1, 13)]
+            found = self.key.find_paths(day, names)
+            if found is None:
+                raise Hw3Error(f"the answer key has no get_paths entry for {day} among the months of {year - 1}-{year}")
+            self._expected_files[day] = found
+        return self._expected_files[day]
 
     @cached_property
     def sample_dir(self) -> Path:

@@ -18,7 +18,7 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from hw3 import settings
-from hw3.cohort import members, slots
+from hw3.cohort import checker, members, slots
 
 FLOW_NAME = "hw3-grade-submission"
 RESULT_ARTIFACT = "hw3-grade"  # the type of the artifact that carries a submission's result
@@ -27,7 +27,7 @@ OUTPUT_TAIL = 20_000  # characters of the checks' output kept
 
 def _cpu_seconds() -> float:
     """CPU time of this process (the flow run's, from its start) and of the children it
-    waited for: what grading a submission cost, short of the grading server's share."""
+    waited for (the slot's checker counts its own: checker.py)."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
@@ -53,31 +53,40 @@ def _run_checks(pytest_args: list[str], output_file: Path, env: dict[str, str]) 
 
 def grade_files(student: str, assignment: str, archive: str, notebook: str | None, answer_key: str,
                 pytest_args: list[str]) -> dict:
-    """Grade a submission's archive with `pytest checks/` on a free grading server; the
-    checks' results.json (None if they wrote none), their output's end, the problem that
-    stopped them (if any), the wall and CPU seconds it took, and the CPU seconds of the checks
-    and their probes alone (without what the flow run's process spent before them)."""
+    """Grade a submission's archive with `pytest checks/` on a free grading slot (by its warm
+    checker, checker.py; else in this process); the checks' results.json (None if they
+    wrote none), their output's end, the problem that stopped them (if any), the wall and
+    CPU seconds it took, and the CPU seconds of the checks and their runs alone (without
+    what the flow run's process spent before them)."""
     from hw3.grade import pytest_argv
 
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hw3-graded-") as scratch:
         scratch = Path(scratch)
-        folder = members.unpack(archive, scratch / "submission" / student)
         key_file = scratch / "key.json"
         key_file.write_text(answer_key, encoding="utf-8")
         results_json, output_file = scratch / "results.json", scratch / "output.txt"
-        problem = None
-        with slots.grading_server() as url:
-            argv = pytest_argv(folder / notebook if notebook else folder, results_json, url,
+        problem, checked_cpu = None, 0.0
+        with slots.grading_server() as slot:
+            folder = checker.submission_folder(slot.folder)
+            checker.empty(folder)
+            members.unpack(archive, folder)
+            argv = pytest_argv(folder / notebook if notebook else folder, results_json, slot.url,
                                ["--basetemp", str(scratch / "basetemp"), "--assignment", assignment, "--answer-key", str(key_file),
-                                *pytest_args])
+                                *pytest_args])[3:]
+            protect = os.pathsep.join(filter(None, [settings.current().check_protect, str(key_file)]))
+            env = {"HW3_COHORT": "1", "HW3_CHECK_PROTECT": protect}
             before = _cpu_seconds()
             try:
-                protect = os.pathsep.join(filter(None, [settings.current().check_protect, str(key_file)]))
-                _run_checks(argv[3:], output_file, {"HW3_COHORT": "1", "HW3_CHECK_PROTECT": protect})
+                ran = checker.grade(slot.folder, argv, output_file, {**os.environ, **env}, assignment)
+                if ran is None:
+                    _run_checks(argv, output_file, env)
+                else:
+                    checked_cpu = ran["cpu_seconds"]
             except Exception as exc:  # the checks broke: this submission's problem, not the cohort's
                 problem = f"the checks stopped: {type(exc).__name__}: {exc}"
-            checks_cpu = _cpu_seconds() - before
+            checks_cpu = _cpu_seconds() - before + checked_cpu
+            checker.empty(folder)
         try:
             results = json.loads(results_json.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -85,7 +94,7 @@ def grade_files(student: str, assignment: str, archive: str, notebook: str | Non
             problem = problem or "the checks wrote no results.json; see output.txt"
         output_text = output_file.read_text(encoding="utf-8", errors="replace")[-OUTPUT_TAIL:]
     return {"results": results, "output": output_text, "problem": problem, "seconds": time.monotonic() - started,
-            "cpu_seconds": _cpu_seconds(), "checks_cpu_seconds": checks_cpu}
+            "cpu_seconds": _cpu_seconds() + checked_cpu, "checks_cpu_seconds": checks_cpu}
 
 
 @flow(name=FLOW_NAME, log_prints=False, persist_result=False)

@@ -10,7 +10,8 @@ submission.
 A slot's server runs under `python -m hw3.cohort.slots SLOT IDLE_S`, which stops it once the
 slot has been free for IDLE_S seconds: a machine keeps its servers between cohorts for a
 while, whether its workers were started by `prefect worker start` or by `hw3 grade --cohort
---workers N` (so a re-run soon after starts no grading server).
+--workers N` (so a re-run soon after starts no grading server). That process is also the
+slot's warm checker (checker.py): it runs the checks of each submission graded on the slot.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 
@@ -35,6 +37,11 @@ from hw3.server import PrefectServer, ServerError
 MAX_SLOTS = 64  # slots tried on one machine before waiting for a free one
 WAIT_S = 1.0  # between two looks for a free slot
 WATCH_S = 5.0  # between two looks of a slot's watcher at whether it is idle
+
+
+class Slot(NamedTuple):
+    url: str  # its server's API
+    folder: Path
 
 
 def _lock(slot: Path, blocking: bool = False):
@@ -84,9 +91,9 @@ def start(slot: Path, idle_s: float) -> str:
 
 @contextmanager
 def grading_server(folder: Path | None = None, idle_s: float | None = None):
-    """Yield the API URL of a free slot's server in `folder` (default: the machine's,
-    HW3_GRADING_SERVERS_DIR), emptied for the next submission; the slot is this caller's
-    alone until the block ends."""
+    """Yield a free slot of `folder` (default: the machine's, HW3_GRADING_SERVERS_DIR), its
+    server emptied for the next submission; the slot is this caller's alone until the
+    block ends."""
     folder = Path(folder or settings.current().grading_servers_dir)
     idle_s = settings.current().grading_server_idle_s if idle_s is None else idle_s
     handle, slot = None, None
@@ -106,7 +113,7 @@ def grading_server(folder: Path | None = None, idle_s: float | None = None):
             empty_server(url)
         else:
             url = start(slot, idle_s)
-        yield url
+        yield Slot(url, slot)
     finally:
         (slot / "last-used").touch()
         handle.close()
@@ -135,16 +142,20 @@ def stop_all(folder: Path) -> None:
 
 
 def watch(slot: Path, idle_s: float) -> int:
-    """Run the slot's server until the slot has been free for idle_s seconds (or SIGTERM)."""
-    server = PrefectServer(slot / "home")
+    """Run the slot's server, and its checker, until the slot has been free for idle_s
+    seconds (or SIGTERM)."""
+    from hw3.cohort.checker import Checker
+
+    server, checker = PrefectServer(slot / "home"), None
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         url = server.start()
+        checker = Checker(slot, url)
         atomic_write(slot / "server.json", json.dumps({"url": url, "watcher": os.getpid()}))
         (slot / "last-used").touch()
+        checker.preload()
         while server.process.poll() is None:
-            time.sleep(WATCH_S)
-            if time.time() - (slot / "last-used").stat().st_mtime < idle_s:
+            if checker.serve(WATCH_S) or time.time() - (slot / "last-used").stat().st_mtime < idle_s:
                 continue
             handle = _lock(slot)
             if handle:  # free, and idle for long enough: stop, holding the lock
@@ -156,6 +167,8 @@ def watch(slot: Path, idle_s: float) -> int:
         print(exc, file=sys.stderr)
         return 1
     finally:
+        if checker is not None:
+            checker.close()
         server.stop()
 
 

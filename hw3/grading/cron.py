@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 
 # Fire times are compared from these starts on (year ends, a leap February, month ends).
 STARTS = tuple(
@@ -18,7 +19,8 @@ class CronError(ValueError):
     """Not a cron expression Prefect accepts."""
 
 
-def fire_times(expression: str) -> list[datetime.datetime]:
+@functools.lru_cache(maxsize=64)
+def fire_times(expression: str) -> tuple[datetime.datetime, ...]:
     """The next FIRE_TIMES times from each of STARTS (UTC; the zone does not change the meaning)."""
     from prefect.server.schemas.schedules import CronSchedule
 
@@ -34,7 +36,7 @@ def fire_times(expression: str) -> list[datetime.datetime]:
             found += [d.replace(tzinfo=None) for d in dates]
         return found
 
-    return asyncio.run(times())
+    return tuple(asyncio.run(times()))
 
 
 def as_option(expression: str, options: tuple[str, ...]) -> str | None:

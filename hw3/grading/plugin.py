@@ -29,13 +29,18 @@ from pathlib import Path
 
 import pytest
 
-# The checks' own Prefect client must not read the user's profile: give it a home of its own
-# before anything imports Prefect.
 _PREFECT_HOME = tempfile.mkdtemp(prefix="hw3-checks-prefect-")
 atexit.register(shutil.rmtree, _PREFECT_HOME, ignore_errors=True)
-os.environ["PREFECT_HOME"] = _PREFECT_HOME
-for _name in ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE"):
-    os.environ.pop(_name, None)
+
+
+def own_prefect_home() -> None:
+    """The checks' own Prefect client must not read the user's profile: it gets a home of its own."""
+    os.environ["PREFECT_HOME"] = _PREFECT_HOME
+    for name in ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE"):
+        os.environ.pop(name, None)
+
+
+own_prefect_home()  # before anything imports Prefect
 
 from hw3 import answer_key, assignment as assignment_module, catalogue, layout  # noqa: E402
 from hw3.grading.gradebook import Gradebook, classify, part_of, question_of  # noqa: E402

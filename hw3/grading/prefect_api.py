@@ -33,16 +33,15 @@ class Schedule:
 
 
 def _call(api_url: str, work):
-    """Run `await work(client)` with a Prefect client of the server at api_url."""
-    from prefect import get_client
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    """Run `await work(client)` with a Prefect client of the server at api_url (made for it:
+    changing the settings' API URL rebuilds all of Prefect's settings, which costs more)."""
+    from prefect.client.orchestration import PrefectClient
 
     async def go():
-        async with get_client() as client:
+        async with PrefectClient(api_url) as client:
             return await work(client)
 
-    with temporary_settings({PREFECT_API_URL: api_url}):
-        return asyncio.run(go())
+    return asyncio.run(go())
 
 
 def flow_run(api_url: str, flow_run_id: str) -> FlowRunRecord:

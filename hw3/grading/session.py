@@ -62,14 +62,14 @@ class Session:
         raise NotImplementedError
 
     @classmethod
-    def start_ahead(cls, target: Path, api_url: str, folder: Path) -> None:
+    def start_ahead(cls, target: Path, api_url: str, folder: Path, kept: bool = False) -> warm.Zygote | None:
         """Start the zygote of a session that will grade `target` in `folder`, before the
-        session exists (warm.start_ahead): it shows the submission, the jobs file, the
-        session's folder and the student's data folder."""
+        session exists (warm.start_ahead; `kept`: for the sessions of forked graders): it
+        shows the submission, the jobs file, the session's folder and the data folder."""
         data = settings.data_dir().resolve()
         (folder / "runs").mkdir(parents=True, exist_ok=True)
         readable = [Path(target), cls.JOBS_FILE, folder, *([data] if data.is_dir() else [])]
-        warm.start_ahead(folder / "runs", api_url, readable, preload=cls.PRELOAD, runs=len(cls.READERS))
+        return warm.start_ahead(folder / "runs", api_url, readable, preload=cls.PRELOAD, runs=len(cls.READERS), kept=kept)
 
     def sandbox(self, name: str, data_files: tuple[Path, ...] = ()) -> Sandbox:
         return Sandbox(self.folder / "runs" / name, self.api_url, data_files, self.key.taxi)

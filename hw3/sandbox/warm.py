@@ -4,16 +4,22 @@ zygote.py once in one wall and runs each probe as a fork of it (runner.run_probe
 from __future__ import annotations
 
 import json
+import os
 import queue
+import select
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 from hw3.sandbox import confine
 from hw3.sandbox.runner import MEMORY_MB, PROCESS_LIMIT, Sandbox, _started, _tail
+
+
+CLEAN = "clean"  # the box of the zygote's answer to a clean
 
 
 class Zygote:
@@ -26,7 +32,12 @@ class Zygote:
 
     `run` gives None when the zygote cannot serve a probe (it did not start, went away, or
     the probe reads what its wall does not show): the probe then runs cold. Use it as a
-    context manager, or `start()` and `close()`."""
+    context manager, or `start()` and `close()`.
+
+    A zygote kept between submissions (a grading slot's, hw3/cohort/checker.py) is started
+    and waited for by a process that forks a grader for each submission: that process owns
+    it (`clean()` between two submissions), and a forked grader only uses it (`listen()`;
+    its `close()` leaves it running)."""
 
     STARTUP_S = 120.0  # at most, for the zygote to import its modules
     GRACE_S = 30.0  # after a child's timeout, for the zygote to report it
@@ -44,6 +55,8 @@ class Zygote:
         self._boxes: dict[str, queue.Queue] = {}  # run id -> what the zygote said of it
         self._lock = threading.Lock()
         self._cgroup: Path | None = None  # the wall's pids cgroup
+        self._listening = False
+        self.kept = False  # owned by the process that forks the graders: close() leaves it running
 
     def __enter__(self) -> Zygote:
         return self.start()
@@ -51,8 +64,9 @@ class Zygote:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def start(self) -> Zygote:
-        """Start the zygote, without waiting for its imports (the first run waits)."""
+    def start(self, listen: bool = True) -> Zygote:
+        """Start the zygote, without waiting for its imports (the first run waits); without
+        `listen`, nothing reads its answers until `listen()` or `wait_ready()`."""
         argv = [sys.executable, "-I", "-B", str(confine.inside("zygote.py")), *self.preload]
         outputs = [self.sandbox.folder / f"zygote.{stream}.txt" for stream in ("stdout", "stderr")]
         try:
@@ -64,8 +78,70 @@ class Zygote:
             self._gone.set()
             self._settled.set()
             return self
-        threading.Thread(target=self._listen, daemon=True, name="hw3-zygote").start()
+        if listen:
+            self.listen()
         return self
+
+    def listen(self) -> None:
+        """Read the zygote's answers from now on, in a thread of this process."""
+        if not self._listening and self.process is not None:
+            self._listening = True
+            threading.Thread(target=self._listen, daemon=True, name="hw3-zygote").start()
+
+    def _read(self, wanted: str, timeout: float) -> bool:
+        """Without a thread (the process that owns a kept zygote forks): read the zygote's
+        answers until one says `wanted`; False if it did not within `timeout`, or went away."""
+        deadline, pending, fd = time.monotonic() + timeout, b"", self.process.stdout.fileno() if self.process else -1
+        while fd >= 0 and self.process.poll() is None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return False
+            data = os.read(fd, 65536)
+            if not data:
+                return False
+            *lines, pending = (pending + data).split(b"\n")
+            for line in lines:
+                with suppress(ValueError, TypeError):
+                    if dict(json.loads(line)).get(wanted):
+                        return True
+        return False
+
+    def wait_ready(self) -> bool:
+        """Wait (without a thread) until its imports are done; False if it went away."""
+        if self._read("ready", self.STARTUP_S):
+            self._settled.set()
+            return True
+        return False
+
+    def clean(self) -> bool:
+        """Between two submissions: end every run still going and empty the wall's /tmp,
+        /dev/shm and System V IPC (zygote.py), and remove the pids cgroups of the runs
+        (what a grader that went away left there); False if the zygote did not answer."""
+        if self._listening:
+            box = self._boxes[CLEAN] = queue.Queue()
+            self._send({"clean": True})
+            cleaned = bool(self._answer(box, self.GRACE_S))
+            del self._boxes[CLEAN]
+        else:
+            self._send({"clean": True})
+            cleaned = self._read("cleaned", self.GRACE_S)
+        cgroup = self._cgroup or _pids_cgroup(self.process.pid)
+        for folder in cgroup.parent.glob(f"{cgroup.name}-*") if cgroup else ():
+            confine._empty(folder)
+        return cleaned
+
+    def cpu_seconds(self) -> float:
+        """The CPU time of the wall's processes so far, with that of the runs they waited for."""
+        pending, total = [self.process.pid] if self.process else [], 0.0
+        while pending:
+            pid = pending.pop()
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                pending += [int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+            except (OSError, ValueError):
+                continue
+            total += sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+        return total
 
     def _listen(self) -> None:
         """Hand each line of the zygote to the run it is about, until it ends."""
@@ -79,6 +155,8 @@ class Zygote:
                     self._settled.set()
                 elif message.get("id") in self._boxes:
                     self._boxes[message["id"]].put(message)
+                elif message.get("cleaned") and CLEAN in self._boxes:
+                    self._boxes[CLEAN].put(message)
         finally:
             self._gone.set()
             self._settled.set()
@@ -163,7 +241,9 @@ class Zygote:
                 confine._empty(folder)
 
     def close(self) -> None:
-        """Stop the zygote (its children with it) and its wall."""
+        """Stop the zygote (its children with it) and its wall; a kept zygote goes on."""
+        if self.kept:
+            return
         if self.process is not None and not self._gone.is_set():
             with self._lock, suppress(OSError):
                 self.process.stdin.close()  # the zygote ends at the end of its input
@@ -174,13 +254,26 @@ class Zygote:
 _ahead: Zygote | None = None  # started ahead of its session (`start_ahead`)
 
 
-def start_ahead(folder: Path, api_url: str, readable, *, preload, runs: int) -> Zygote:
+def start_ahead(folder: Path, api_url: str, readable, *, preload, runs: int, kept: bool = False) -> Zygote:
     """Start, before its session exists, the zygote of a session whose runs will lie in
     `folder` (`hw3 grade --watch`: its imports happen while the student edits); the session
-    takes it (`take_ahead`) if it serves all its runs."""
+    takes it (`take_ahead`) if it serves all its runs. `kept`: it serves the sessions of
+    forked graders (see `Zygote`): ready when this returns (None: it did not start)."""
     global _ahead
-    _ahead = Zygote(folder, api_url, readable, preload=preload, runs=runs).start()
+    _ahead = Zygote(folder, api_url, readable, preload=preload, runs=runs).start(listen=not kept)
+    _ahead.kept = kept
+    if kept and not _ahead.wait_ready():
+        stop_ahead()
     return _ahead
+
+
+def stop_ahead() -> None:
+    """Stop the zygote started ahead (kept or not), if there is one."""
+    global _ahead
+    if _ahead is not None:
+        _ahead.kept = False
+        _ahead.close()
+        _ahead = None
 
 
 def ahead_folder() -> Path | None:
@@ -193,6 +286,7 @@ def take_ahead(folder: Path, api_url: str, readable, relayed_ports=()) -> Zygote
     global _ahead
     zygote, _ahead = _ahead, None
     if zygote is not None and zygote.serves_all(folder, api_url, readable, relayed_ports):
+        zygote.listen()
         return zygote
     if zygote is not None:
         zygote.close()

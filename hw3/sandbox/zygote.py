@@ -11,10 +11,13 @@ One JSON object a line:
 
     stdin   {"id", "argv": [probe.py, REQUEST, RESULT], "cwd", "env", "stdout", "stderr", "timeout"}
             {"go": id}               the grader has put that child where it belongs (a pids cgroup)
+            {"clean": true}          the next submission comes: end every child, empty the wall
     stdout  {"ready": true}          once, when the modules are imported
             {"id", "pid"}            forked (its PID here); it waits for "go"
             {"id", "returncode"}     it ended (a negative code: killed by that signal)
             {"id", "timeout": true}  it ran out of its time and was killed
+            {"cleaned": true}        no child is left, nor anything they kept in /tmp, /dev/shm
+                                     or System V IPC (a zygote kept between submissions)
 
 A child becomes a process group of its own, runs in the run's folder with the run's
 environment and output files, and leaves with os._exit once Prefect's log and event workers
@@ -33,6 +36,7 @@ import importlib.util
 import json
 import os
 import select
+import shutil
 import signal
 import sys
 import tempfile
@@ -212,6 +216,23 @@ class Zygote:
         except ProcessLookupError:
             pass
 
+    def clean(self) -> None:
+        """End every child (with its group), and empty what the wall keeps between runs:
+        nothing of one submission's runs is left for the next one's."""
+        for run_id in list(self.held):
+            self.go(run_id)  # a held child that gets no "go" ends
+        for pid in list(self.running):
+            self.kill(pid)
+        deadline = time.monotonic() + DRAIN_S
+        while self.running and time.monotonic() < deadline:
+            self.reap()
+            time.sleep(POLL_S)
+        for folder in (Path("/tmp"), Path("/dev/shm")):
+            for entry in folder.iterdir() if folder.is_dir() else ():
+                remove(entry)
+        remove_ipc()
+        reply({"cleaned": True})
+
     def serve(self) -> None:
         pending = b""
         while True:
@@ -222,11 +243,52 @@ class Zygote:
                 *lines, pending = (pending + data).split(b"\n")
                 for line in filter(None, lines):
                     message = json.loads(line)
-                    self.go(message["go"]) if "go" in message else self.fork(message)
+                    if "go" in message:
+                        self.go(message["go"])
+                    elif message.get("clean"):
+                        self.clean()
+                    else:
+                        self.fork(message)
             self.reap()
             self.kill_late()
         for pid in self.running:  # the grader is done: nothing of the session outlives it
             self.kill(pid)
+
+
+def remove(path: Path) -> None:
+    """Remove a file or a whole tree, whatever modes a child gave its folders."""
+    if path.is_symlink() or not path.is_dir():
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return
+
+    def writable(function, name, _):
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(name), 0o700)
+            os.chmod(name, 0o700)
+            function(name)
+
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o700)
+    shutil.rmtree(path, onerror=writable)
+
+
+def remove_ipc() -> None:
+    """Remove the System V shared memory, semaphores and message queues of this wall."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return
+    removers = {"shm": lambda i: libc.shmctl(i, 0, None), "sem": lambda i: libc.semctl(i, 0, 0), "msg": lambda i: libc.msgctl(i, 0, None)}
+    for kind, remove_one in removers.items():  # 0: IPC_RMID
+        try:
+            lines = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            remove_one(int(line.split()[1]))
 
 
 def not_dumpable() -> None:

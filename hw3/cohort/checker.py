@@ -1,0 +1,215 @@
+"""A grading slot's warm checker: the slot's watcher process (slots.py) runs `pytest checks/`
+for each submission graded on the slot, in a fork of itself.
+
+The watcher imports what the checks need once, and keeps the warm interpreter of the probes
+(warm.Zygote, in the slot's own wall) from one submission to the next: a submission costs
+the work of its checks and runs, not their imports. For that, a submission is graded from
+the slot's fixed folders, `work/submission` (its files) and `work/session` (the session's,
+the runs' folders inside), which the zygote's wall shows; between two submissions the
+zygote ends every run and empties its wall's /tmp, /dev/shm and System V IPC, and the
+watcher empties both folders. A session that reads what the wall does not show (e.g. a
+notebook's staging copy) starts a zygote of its own, as any session does.
+
+    client  {"argv": [pytest args], "output": FILE, "env": {...}, "cwd": DIR, "assignment": ID}
+    checker {"returncode": N, "cpu_seconds": S}     (S: the checks, their runs and the relay)
+
+A client that goes away stops its checks. Without a checker (none listens on the slot's
+socket), `grade` returns None and the caller runs the checks itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import resource
+import select
+import signal
+import socket
+import sys
+import traceback
+from contextlib import suppress
+from pathlib import Path
+
+from hw3 import layout
+from hw3.sandbox import warm, zygote as zygote_module
+from hw3.watch import PRELOADED, WARM_ARGS
+
+SOCKET = "checks.sock"  # in the slot's folder
+POLL_S = 0.5  # between two looks at a forked grader and at its client
+
+
+def submission_folder(slot: Path) -> Path:
+    """The slot's folder of the submission being graded (its zygote's wall shows it)."""
+    return slot / "work" / "submission"
+
+
+def session_folder(slot: Path) -> Path:
+    return slot / "work" / "session"
+
+
+def empty(folder: Path, keep: tuple[str, ...] = ()) -> None:
+    """Remove what `folder` holds (the folder itself stays: a wall shows it), but `keep`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for entry in folder.iterdir():
+        if entry.name not in keep:
+            zygote_module.remove(entry)
+
+
+def _connect_path(slot: Path) -> tuple[int, str]:
+    """(a descriptor of the slot's folder, a short path to its socket through it): a Unix
+    socket's path may not be longer than 107 bytes, and a slot's folder may be."""
+    folder = os.open(slot, os.O_RDONLY | os.O_DIRECTORY)
+    return folder, f"/proc/self/fd/{folder}/{SOCKET}"
+
+
+def grade(slot: Path, argv: list[str], output: Path, env: dict[str, str], assignment: str, cwd: Path | None = None) -> dict | None:
+    """`pytest argv` on the slot's checker, from `cwd` (default: the current folder), its
+    output going to `output`: {"returncode", "cpu_seconds"}; None when the slot has no
+    checker. The caller holds the slot."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        try:
+            folder, path = _connect_path(slot)
+            try:
+                client.connect(path)
+            finally:
+                os.close(folder)
+        except OSError:
+            return None
+        request = {"argv": argv, "output": str(output), "env": env, "cwd": str(cwd or os.getcwd()), "assignment": assignment}
+        client.sendall(json.dumps(request).encode() + b"\n")
+        reply = client.makefile("rb").readline()
+    try:
+        return dict(json.loads(reply))
+    except ValueError:
+        return {"returncode": None, "cpu_seconds": 0.0}
+
+
+def _cpu() -> float:
+    """This process's CPU time and its waited-for children's."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+class Checker:
+    """The slot watcher's side: answer the requests on the slot's socket, one at a time."""
+
+    def __init__(self, slot: Path, api_url: str):
+        self.slot, self.api_url = Path(slot).resolve(), api_url
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        (self.slot / SOCKET).unlink(missing_ok=True)
+        folder, path = _connect_path(self.slot)
+        try:
+            self.listener.bind(path)
+        finally:
+            os.close(folder)
+        self.listener.listen(8)
+        self.assignment: str | None = None  # whose sessions the kept zygote serves
+        self.zygote: warm.Zygote | None = None
+        self.zygote_cpu = 0.0  # what it had spent when the last submission ended
+
+    def preload(self) -> None:
+        """Import what every grade needs (before any fork: the imports start no thread)."""
+        sys.path.insert(0, str(layout.CHECKS_DIR.parent))  # where `pytest checks/` finds the checks' package
+        for name in PRELOADED:
+            with suppress(Exception):  # a grade imports it again and says why
+                importlib.import_module(name)
+
+    def serve(self, timeout: float) -> bool:
+        """Answer one request if one comes within `timeout`; whether one came."""
+        if not select.select([self.listener], [], [], timeout)[0]:
+            return False
+        connection, _ = self.listener.accept()
+        with connection:
+            try:
+                request = json.loads(connection.makefile("rb").readline())
+            except ValueError:
+                return True
+            before = _cpu()
+            zygote = self._zygote_for(request["assignment"])
+            pid = os.fork()
+            if pid == 0:
+                self._grade(request, connection)
+            returncode = self._wait(pid, connection)
+            cpu = _cpu() - before + (max(zygote.cpu_seconds() - self.zygote_cpu, 0.0) if zygote else 0.0)
+            self._clean()  # before the answer: the slot is ready for the next submission when its client lets it go
+            with suppress(OSError):
+                connection.sendall(json.dumps({"returncode": returncode, "cpu_seconds": round(cpu, 3)}).encode() + b"\n")
+        return True
+
+    def _zygote_for(self, assignment: str):
+        """The kept zygote of `assignment`'s sessions (started if need be); None if its
+        sessions have none."""
+        if self.zygote is not None and (self.assignment != assignment or self.zygote.process.poll() is not None):
+            self._drop_zygote()
+        if self.zygote is None and self.assignment != assignment:
+            self.assignment = assignment
+            empty(session_folder(self.slot))
+            try:
+                session = importlib.import_module(f"checks.{assignment}.session").GradingSession
+                self.zygote = session.start_ahead(submission_folder(self.slot), self.api_url, session_folder(self.slot), kept=True)
+            except Exception:  # the grade starts its session's own, and says why if that fails too
+                traceback.print_exc()
+            self.zygote_cpu = 0.0  # its start is the cost of the submission it starts for
+        return self.zygote
+
+    def _drop_zygote(self) -> None:
+        warm.stop_ahead()
+        self.zygote, self.assignment = None, None
+
+    def _grade(self, request: dict, connection: socket.socket) -> None:
+        """In the forked grader: become the client's `pytest` (its folder, environment and
+        output file), with the kept zygote started ahead for its session; never returns."""
+        code = 70
+        try:
+            connection.close()
+            self.listener.close()
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            output = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            for fd in (1, 2):
+                os.dup2(output, fd)
+            os.close(output)
+            os.chdir(request["cwd"])
+            os.environ.clear()
+            os.environ.update(request["env"])
+            from hw3.grading import plugin
+
+            plugin.own_prefect_home()
+            if "prefect.context" in sys.modules:  # Prefect keeps the settings it read at import: read them again
+                sys.modules["prefect.context"].refresh_global_settings_context()
+            import pytest
+
+            code = pytest.main([*WARM_ARGS, *request["argv"]])
+            zygote_module.drain()
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            with suppress(Exception):
+                sys.stdout.flush(), sys.stderr.flush()
+            os._exit(int(code))
+
+    @staticmethod
+    def _wait(pid: int, connection: socket.socket) -> int | None:
+        """Wait for the forked grader; stop it if its client goes away."""
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status)
+            if select.select([connection], [], [], POLL_S)[0] and not connection.recv(1):
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+    def _clean(self) -> None:
+        """Nothing of this submission is left for the next: its runs, files and session."""
+        if self.zygote is not None and not self.zygote.clean():
+            self._drop_zygote()
+        if self.zygote is not None:
+            self.zygote_cpu = self.zygote.cpu_seconds()
+        empty(submission_folder(self.slot))
+        empty(session_folder(self.slot), keep=("runs",))
+        empty(session_folder(self.slot) / "runs", keep=("zygote",))
+
+    def close(self) -> None:
+        self._drop_zygote()
+        self.listener.close()
+        (self.slot / SOCKET).unlink(missing_ok=True)
