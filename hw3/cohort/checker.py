@@ -108,12 +108,16 @@ class Checker:
         self.zygote: warm.Zygote | None = None
         self.zygote_cpu = 0.0  # what it had spent when the last submission ended
 
-    def preload(self) -> None:
-        """Import what every grade needs (before any fork: the imports start no thread)."""
+    def preload(self, assignment: str | None = None) -> None:
+        """Import what every grade needs (before any fork: the imports start no thread), and
+        start the zygote of `assignment`'s sessions: what the slot does once, not per submission."""
         sys.path.insert(0, str(layout.CHECKS_DIR.parent))  # where `pytest checks/` finds the checks' package
         for name in PRELOADED:
             with suppress(Exception):  # a grade imports it again and says why
                 importlib.import_module(name)
+        if assignment:
+            self._zygote_for(assignment)
+            self.zygote_cpu = self.zygote.cpu_seconds() if self.zygote else 0.0
 
     def serve(self, timeout: float) -> bool:
         """Answer one request if one comes within `timeout`; whether one came."""
@@ -142,8 +146,9 @@ class Checker:
         sessions have none."""
         if self.zygote is not None and (self.assignment != assignment or self.zygote.process.poll() is not None):
             self._drop_zygote()
-        if self.zygote is None and self.assignment != assignment:
+        if self.zygote is None:
             self.assignment = assignment
+            submission_folder(self.slot).mkdir(parents=True, exist_ok=True)  # its client fills it
             empty(session_folder(self.slot))
             try:
                 session = importlib.import_module(f"checks.{assignment}.session").GradingSession

@@ -67,7 +67,7 @@ def grade_files(student: str, assignment: str, archive: str, notebook: str | Non
         key_file.write_text(answer_key, encoding="utf-8")
         results_json, output_file = scratch / "results.json", scratch / "output.txt"
         problem, checked_cpu = None, 0.0
-        with slots.grading_server() as slot:
+        with slots.grading_server(assignment=assignment) as slot:
             folder = checker.submission_folder(slot.folder)
             checker.empty(folder)
             members.unpack(archive, folder)

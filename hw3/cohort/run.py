@@ -77,7 +77,7 @@ def grade_cohort(folder: Path, csv_path: Path, assignment: assignment_module.Ass
                   f"(--force grades them again)", flush=True)
         if pending:
             protect = [folder.resolve(), results_dir]  # out of the probes' reach, as the key is
-            with _pool(api_url, work_pool, workers or os.cpu_count() or 1, Path(scratch), protect) as (url, pool, alive):
+            with _pool(api_url, work_pool, workers or os.cpu_count() or 1, Path(scratch), protect, assignment.id) as (url, pool, alive):
                 graded = _grade_on_workers(url, pool, alive, cohort, pending, reused, prints, assignment, key_text,
                                            pytest_args, results_dir)
     ordered = [graded[m.name] for m in cohort]
@@ -198,12 +198,12 @@ def _table_artifact(graded: list[Graded], course, assignment_id: str) -> None:
 
 
 @contextmanager
-def _pool(api_url: str | None, work_pool: str | None, workers: int, scratch: Path, protect: list[Path]):
+def _pool(api_url: str | None, work_pool: str | None, workers: int, scratch: Path, protect: list[Path], assignment: str):
     """Yield (server URL, pool name, whether a worker of the pool may still be running):
     the given server and pool, whose workers run elsewhere; else a server (the given one, or
     one started here), a process pool of its own and `workers` local workers, all stopped
-    at the end, grading on the machine's slots (a server warmed for each worker, which stops
-    once unused for HW3_GRADING_SERVER_IDLE_S)."""
+    at the end, grading on the machine's slots (a server and checker warmed for each worker
+    and `assignment`, which stop once unused for HW3_GRADING_SERVER_IDLE_S)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from hw3.grading import prefect_api as api
@@ -217,7 +217,7 @@ def _pool(api_url: str | None, work_pool: str | None, workers: int, scratch: Pat
     grading = settings.current().grading_servers_dir  # the machine's slots, kept for a while after the run
     with ExitStack() as stack:
         with ThreadPoolExecutor(max_workers=workers + 1) as starting:
-            warming = [starting.submit(slots.warm, grading / f"slot-{n}") for n in range(workers)]
+            warming = [starting.submit(slots.warm, grading / f"slot-{n}", None, assignment) for n in range(workers)]
             url = stack.enter_context(prefect_server(api_url, scratch / "cohort-server", what="the cohort"))
             for done in warming:
                 done.result()

@@ -72,12 +72,14 @@ def running_url(slot: Path) -> str | None:
     return url if _healthy(url) else None
 
 
-def start(slot: Path, idle_s: float) -> str:
-    """Start the slot's server under its watcher (detached: it outlives the caller); wait
-    until it answers; return its URL. The caller holds the slot's lock."""
+def start(slot: Path, idle_s: float, assignment: str | None = None) -> str:
+    """Start the slot's server under its watcher (detached: it outlives the caller), whose
+    checker gets ready for `assignment`'s submissions; wait until the server answers; return
+    its URL. The caller holds the slot's lock."""
     (slot / "server.json").unlink(missing_ok=True)
     log = open(slot / "watcher.log", "ab")
-    subprocess.Popen([sys.executable, "-m", "hw3.cohort.slots", str(slot), str(idle_s)], stdin=subprocess.DEVNULL,
+    subprocess.Popen([sys.executable, "-m", "hw3.cohort.slots", str(slot), str(idle_s), *([assignment] if assignment else [])],
+                     stdin=subprocess.DEVNULL,
                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=slot)
     log.close()
     deadline = time.monotonic() + settings.current().check_server_timeout_s + 10
@@ -90,10 +92,10 @@ def start(slot: Path, idle_s: float) -> str:
 
 
 @contextmanager
-def grading_server(folder: Path | None = None, idle_s: float | None = None):
+def grading_server(folder: Path | None = None, idle_s: float | None = None, assignment: str | None = None):
     """Yield a free slot of `folder` (default: the machine's, HW3_GRADING_SERVERS_DIR), its
-    server emptied for the next submission; the slot is this caller's alone until the
-    block ends."""
+    server emptied for the next submission (of `assignment`, if known); the slot is this
+    caller's alone until the block ends."""
     folder = Path(folder or settings.current().grading_servers_dir)
     idle_s = settings.current().grading_server_idle_s if idle_s is None else idle_s
     handle, slot = None, None
@@ -112,22 +114,22 @@ def grading_server(folder: Path | None = None, idle_s: float | None = None):
 
             empty_server(url)
         else:
-            url = start(slot, idle_s)
+            url = start(slot, idle_s, assignment)
         yield Slot(url, slot)
     finally:
         (slot / "last-used").touch()
         handle.close()
 
 
-def warm(slot: Path, idle_s: float | None = None) -> None:
-    """Make sure the slot's server runs: started if not, unless the slot is in use (then it
-    runs, or the one using it starts it)."""
+def warm(slot: Path, idle_s: float | None = None, assignment: str | None = None) -> None:
+    """Make sure the slot's server runs (its checker ready for `assignment`): started if not,
+    unless the slot is in use (then it runs, or the one using it starts it)."""
     idle_s = settings.current().grading_server_idle_s if idle_s is None else idle_s
     handle = _lock(slot)
     if handle is None:
         return
     try:
-        running_url(slot) or start(slot, idle_s)
+        running_url(slot) or start(slot, idle_s, assignment)
     finally:
         handle.close()
 
@@ -141,9 +143,9 @@ def stop_all(folder: Path) -> None:
             pass
 
 
-def watch(slot: Path, idle_s: float) -> int:
-    """Run the slot's server, and its checker, until the slot has been free for idle_s
-    seconds (or SIGTERM)."""
+def watch(slot: Path, idle_s: float, assignment: str | None = None) -> int:
+    """Run the slot's server, and its checker (ready for `assignment`'s submissions), until
+    the slot has been free for idle_s seconds (or SIGTERM)."""
     from hw3.cohort.checker import Checker
 
     server, checker = PrefectServer(slot / "home"), None
@@ -153,7 +155,7 @@ def watch(slot: Path, idle_s: float) -> int:
         checker = Checker(slot, url)
         atomic_write(slot / "server.json", json.dumps({"url": url, "watcher": os.getpid()}))
         (slot / "last-used").touch()
-        checker.preload()
+        checker.preload(assignment)
         while server.process.poll() is None:
             if checker.serve(WATCH_S) or time.time() - (slot / "last-used").stat().st_mtime < idle_s:
                 continue
@@ -173,4 +175,4 @@ def watch(slot: Path, idle_s: float) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(watch(Path(sys.argv[1]), float(sys.argv[2])))
+    sys.exit(watch(Path(sys.argv[1]), float(sys.argv[2]), *sys.argv[3:4]))
