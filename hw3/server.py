@@ -3,17 +3,25 @@
 `prefect server start` in a process group of its own, with its own PREFECT_HOME (so its
 own SQLite database and profile; never the user's), on a free port of 127.0.0.1. It is
 started before anything freezes a clock and stopped when the session ends.
+
+A new server's database starts as a copy of the database of the first server this machine
+started with this Prefect (kept in the cache folder, as it was once that server answered):
+its tables are made already, which halves the start.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
+from importlib.metadata import version
 from pathlib import Path
 
 import httpx
@@ -34,6 +42,23 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _database_template() -> Path:
+    return settings.current().cache_dir / "prefect-db" / f"prefect-{version('prefect')}.db"
+
+
+def _keep_as_template(database: Path, template: Path) -> None:
+    """Copy a server's database (consistent while it runs) to `template`, whole or not at all."""
+    template.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=template.parent, prefix=f".{template.name}.", suffix=".part")
+    os.close(handle)
+    try:
+        with closing(sqlite3.connect(database)) as source, closing(sqlite3.connect(temporary)) as copy:
+            source.backup(copy)
+        os.replace(temporary, template)
+    except (OSError, sqlite3.Error):  # the next server makes its tables itself
+        Path(temporary).unlink(missing_ok=True)
+
+
 class PrefectServer:
     def __init__(self, home: Path):
         self.home = Path(home)
@@ -44,6 +69,10 @@ class PrefectServer:
         """Start the server and wait until it is healthy; return its API URL."""
         timeout = timeout or settings.current().check_server_timeout_s
         self.home.mkdir(parents=True, exist_ok=True)
+        database, template = self.home / "prefect.db", _database_template()
+        fresh = not database.exists()
+        if fresh and template.is_file():
+            shutil.copyfile(template, database)
         port = _free_port()
         env = {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_")}
         env.update(
@@ -65,6 +94,8 @@ class PrefectServer:
                 raise ServerError(f"the Prefect server exited with code {self.process.returncode}: {self.log_tail()}")
             try:
                 if httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200:
+                    if fresh and not template.is_file():
+                        _keep_as_template(database, template)
                     return self.api_url
             except httpx.HTTPError:
                 pass
