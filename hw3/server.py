@@ -70,9 +70,20 @@ class PrefectServer:
         timeout = timeout or settings.current().check_server_timeout_s
         self.home.mkdir(parents=True, exist_ok=True)
         database, template = self.home / "prefect.db", _database_template()
-        fresh = not database.exists()
-        if fresh and template.is_file():
+        if database.exists():
+            return self._start(timeout)
+        if template.is_file():
             shutil.copyfile(template, database)
+            try:
+                return self._start(timeout)
+            except ServerError:  # not a database this Prefect takes: make a new one, and keep that
+                for path in (template, *self.home.glob("prefect.db*")):
+                    path.unlink(missing_ok=True)
+        url = self._start(timeout)
+        _keep_as_template(database, template)
+        return url
+
+    def _start(self, timeout: float) -> str:
         port = _free_port()
         env = {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_")}
         env.update(
@@ -94,8 +105,6 @@ class PrefectServer:
                 raise ServerError(f"the Prefect server exited with code {self.process.returncode}: {self.log_tail()}")
             try:
                 if httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200:
-                    if fresh and not template.is_file():
-                        _keep_as_template(database, template)
                     return self.api_url
             except httpx.HTTPError:
                 pass

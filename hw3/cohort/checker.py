@@ -11,9 +11,12 @@ watcher empties both folders. A session that reads what the wall does not show (
 notebook's staging copy) starts a zygote of its own, as any session does.
 
     client  {"argv": [pytest args], "output": FILE, "env": {...}, "cwd": DIR, "assignment": ID}
-    checker {"returncode": N, "cpu_seconds": S}     (S: the checks, their runs and the relay)
+            {"flow_run": true, "argv": [...], "env": {...}, "cwd": DIR} with the client's
+                stdin, stdout and stderr (handoff.py): run Prefect's engine for the flow run
+                of env's PREFECT__FLOW_RUN_ID, whose checks then run in the same fork (`held`)
+    checker {"returncode": N, "cpu_seconds": S}     (S: the fork, the runs and the relay)
 
-A client that goes away stops its checks. Without a checker (none listens on the slot's
+A client that goes away stops its fork. Without a checker (none listens on the slot's
 socket), `grade` returns None and the caller runs the checks itself.
 """
 
@@ -23,6 +26,7 @@ import importlib
 import json
 import os
 import resource
+import runpy
 import select
 import signal
 import socket
@@ -32,11 +36,20 @@ from contextlib import suppress
 from pathlib import Path
 
 from hw3 import layout
+from hw3.cohort.slots import Slot
 from hw3.sandbox import warm, zygote as zygote_module
 from hw3.watch import PRELOADED, WARM_ARGS
 
 SOCKET = "checks.sock"  # in the slot's folder
 POLL_S = 0.5  # between two looks at a forked grader and at its client
+MAX_REQUEST = 1 << 20  # bytes of one request
+
+_held: Slot | None = None  # in a fork that runs a flow run: the slot it grades on (its client holds it)
+
+
+def held() -> Slot | None:
+    """The slot whose checker runs this process's flow run (its checks run here), if so."""
+    return _held
 
 
 def submission_folder(slot: Path) -> Path:
@@ -91,6 +104,36 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def _receive(connection: socket.socket) -> tuple[dict | None, list[int]]:
+    """A request (None: not one) and the descriptors that came with it."""
+    data, streams, _, _ = socket.recv_fds(connection, MAX_REQUEST, 3)
+    while data and not data.endswith(b"\n") and len(data) < MAX_REQUEST:
+        more = connection.recv(MAX_REQUEST)
+        if not more:
+            break
+        data += more
+    try:
+        return dict(json.loads(data)), streams
+    except (ValueError, TypeError):
+        for fd in streams:
+            os.close(fd)
+        return None, []
+
+
+def _refresh_prefect_settings() -> None:
+    """Prefect keeps the settings it read at import: read them again, from this environment."""
+    if "prefect.context" in sys.modules:
+        sys.modules["prefect.context"].refresh_global_settings_context()
+
+
+def _leave(code: int) -> None:
+    """End the fork once Prefect's log and event workers have sent what they hold."""
+    zygote_module.drain()
+    with suppress(Exception):
+        sys.stdout.flush(), sys.stderr.flush()
+    os._exit(int(code))
+
+
 class Checker:
     """The slot watcher's side: answer the requests on the slot's socket, one at a time."""
 
@@ -125,15 +168,17 @@ class Checker:
             return False
         connection, _ = self.listener.accept()
         with connection:
-            try:
-                request = json.loads(connection.makefile("rb").readline())
-            except ValueError:
+            request, streams = _receive(connection)
+            if request is None:
                 return True
             before = _cpu()
-            zygote = self._zygote_for(request["assignment"])
+            zygote = self._zygote_for(request["assignment"]) if "assignment" in request else self.zygote
             pid = os.fork()
             if pid == 0:
-                self._grade(request, connection)
+                self._become(request, connection)
+                self._run_flow(request, streams) if request.get("flow_run") else self._grade(request)
+            for fd in streams:
+                os.close(fd)
             returncode = self._wait(pid, connection)
             cpu = _cpu() - before + (max(zygote.cpu_seconds() - self.zygote_cpu, 0.0) if zygote else 0.0)
             self._clean()  # before the answer: the slot is ready for the next submission when its client lets it go
@@ -162,36 +207,56 @@ class Checker:
         warm.stop_ahead()
         self.zygote, self.assignment = None, None
 
-    def _grade(self, request: dict, connection: socket.socket) -> None:
-        """In the forked grader: become the client's `pytest` (its folder, environment and
-        output file), with the kept zygote started ahead for its session; never returns."""
+    def _become(self, request: dict, connection: socket.socket) -> None:
+        """In the fork: the client's folder and environment, none of the checker's sockets."""
+        connection.close()
+        self.listener.close()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+
+    def _grade(self, request: dict) -> None:
+        """In the fork: become the client's `pytest` (its output file), with the kept zygote
+        started ahead for its session; never returns."""
         code = 70
         try:
-            connection.close()
-            self.listener.close()
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
             output = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             for fd in (1, 2):
                 os.dup2(output, fd)
             os.close(output)
-            os.chdir(request["cwd"])
-            os.environ.clear()
-            os.environ.update(request["env"])
             from hw3.grading import plugin
 
             plugin.own_prefect_home()
-            if "prefect.context" in sys.modules:  # Prefect keeps the settings it read at import: read them again
-                sys.modules["prefect.context"].refresh_global_settings_context()
+            _refresh_prefect_settings()
             import pytest
 
             code = pytest.main([*WARM_ARGS, *request["argv"]])
-            zygote_module.drain()
         except BaseException:
             traceback.print_exc()
         finally:
-            with suppress(Exception):
-                sys.stdout.flush(), sys.stderr.flush()
-            os._exit(int(code))
+            _leave(code)
+
+    def _run_flow(self, request: dict, streams: list[int]) -> None:
+        """In the fork: become the client's `python -m prefect.engine` (its streams), the
+        flow's checks running here on this slot (`held`); never returns."""
+        global _held
+        code = 1
+        try:
+            for fd, target in zip(streams, (0, 1, 2)):
+                os.dup2(fd, target)
+                os.close(fd)
+            _refresh_prefect_settings()
+            _held = Slot(self.api_url, self.slot)
+            sys.argv = ["prefect.engine", *request.get("argv", [])]
+            runpy.run_module("prefect.engine", run_name="__main__")
+            code = 0
+        except SystemExit as exc:
+            code = zygote_module.exit_code(exc)
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            _leave(code)
 
     @staticmethod
     def _wait(pid: int, connection: socket.socket) -> int | None:

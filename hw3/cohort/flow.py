@@ -12,6 +12,7 @@ import resource
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from prefect import flow
@@ -19,6 +20,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from hw3 import settings
 from hw3.cohort import checker, members, slots
+from hw3.watch import WARM_ARGS
 
 FLOW_NAME = "hw3-grade-submission"
 RESULT_ARTIFACT = "hw3-grade"  # the type of the artifact that carries a submission's result
@@ -44,7 +46,7 @@ def _run_checks(pytest_args: list[str], output_file: Path, env: dict[str, str]) 
     with open(output_file, "wb") as output:
         os.dup2(output.fileno(), 1), os.dup2(output.fileno(), 2)
         try:
-            pytest.main(pytest_args)
+            pytest.main([*WARM_ARGS, *pytest_args])
         finally:
             sys.stdout.flush(), sys.stderr.flush()
             os.dup2(saved[0], 1), os.dup2(saved[1], 2)
@@ -53,21 +55,27 @@ def _run_checks(pytest_args: list[str], output_file: Path, env: dict[str, str]) 
 
 def grade_files(student: str, assignment: str, archive: str, notebook: str | None, answer_key: str,
                 pytest_args: list[str]) -> dict:
-    """Grade a submission's archive with `pytest checks/` on a free grading slot (by its warm
-    checker, checker.py; else in this process); the checks' results.json (None if they
-    wrote none), their output's end, the problem that stopped them (if any), the wall and
-    CPU seconds it took, and the CPU seconds of the checks and their runs alone (without
-    what the flow run's process spent before them)."""
+    """Grade a submission's archive with `pytest checks/` on a grading slot: here, when this
+    flow run runs in the slot's checker (handoff.py), else on a free slot, by its checker
+    (else here); the checks' results.json (None if they wrote none), their output's end,
+    the problem that stopped them (if any), the wall and CPU seconds it took, and the CPU
+    seconds of the checks and their runs alone (not what the flow run spent before them)."""
     from hw3.grade import pytest_argv
+    from hw3.grading.prefect_api import empty_server
+    from hw3.sandbox import warm
 
-    started = time.monotonic()
+    started, held = time.monotonic(), checker.held()
+    zygote = warm.ahead() if held else None  # its runs' CPU is counted where it runs
+    zygote_before = zygote.cpu_seconds() if zygote else 0.0
     with tempfile.TemporaryDirectory(prefix="hw3-graded-") as scratch:
         scratch = Path(scratch)
         key_file = scratch / "key.json"
         key_file.write_text(answer_key, encoding="utf-8")
         results_json, output_file = scratch / "results.json", scratch / "output.txt"
         problem, checked_cpu = None, 0.0
-        with slots.grading_server(assignment=assignment) as slot:
+        with nullcontext(held) if held else slots.grading_server(assignment=assignment) as slot:
+            if held:
+                empty_server(slot.url)
             folder = checker.submission_folder(slot.folder)
             checker.empty(folder)
             members.unpack(archive, folder)
@@ -78,13 +86,14 @@ def grade_files(student: str, assignment: str, archive: str, notebook: str | Non
             env = {"HW3_COHORT": "1", "HW3_CHECK_PROTECT": protect}
             before = _cpu_seconds()
             try:
-                ran = checker.grade(slot.folder, argv, output_file, {**os.environ, **env}, assignment)
+                ran = None if held else checker.grade(slot.folder, argv, output_file, {**os.environ, **env}, assignment)
                 if ran is None:
                     _run_checks(argv, output_file, env)
                 else:
                     checked_cpu = ran["cpu_seconds"]
             except Exception as exc:  # the checks broke: this submission's problem, not the cohort's
                 problem = f"the checks stopped: {type(exc).__name__}: {exc}"
+            checked_cpu += max(zygote.cpu_seconds() - zygote_before, 0.0) if zygote else 0.0
             checks_cpu = _cpu_seconds() - before + checked_cpu
             checker.empty(folder)
         try:

@@ -79,7 +79,7 @@ def grade_cohort(folder: Path, csv_path: Path, assignment: assignment_module.Ass
             protect = [folder.resolve(), results_dir]  # out of the probes' reach, as the key is
             with _pool(api_url, work_pool, workers or os.cpu_count() or 1, Path(scratch), protect, assignment.id) as (url, pool, alive):
                 graded = _grade_on_workers(url, pool, alive, cohort, pending, reused, prints, assignment, key_text,
-                                           pytest_args, results_dir)
+                                           pytest_args, results_dir, local=work_pool is None)
     ordered = [graded[m.name] for m in cohort]
     report.write_csv(csv_path, ordered, course)
     for text in report.common_causes(ordered):
@@ -91,7 +91,7 @@ def grade_cohort(folder: Path, csv_path: Path, assignment: assignment_module.Ass
 
 
 def _grade_on_workers(url, pool, alive, cohort, pending, reused, prints, assignment, key_text, pytest_args,
-                      results_dir) -> dict[str, Graded]:
+                      results_dir, local: bool) -> dict[str, Graded]:
     """Run the cohort flow on the server at `url`: a child flow run per pending submission,
     picked up by the pool's workers, then the cohort's table artifact; return every grade
     (the `reused` ones too) by student."""
@@ -104,7 +104,7 @@ def _grade_on_workers(url, pool, alive, cohort, pending, reused, prints, assignm
 
     @flow(name="hw3-grade-cohort", log_prints=False, persist_result=False)
     def grade_cohort_flow(folder: str, students: list[str]) -> dict:
-        deployment = _deploy(grade_submission, pool)
+        deployment = _deploy(grade_submission, pool, local)
         runs = {}
         for member in pending:
             parameters = {"student": member.name, "assignment": assignment.id, "archive": member.archive,
@@ -123,11 +123,13 @@ def _grade_on_workers(url, pool, alive, cohort, pending, reused, prints, assignm
             EventsWorker.drain_all(timeout=10, at_exit=False)
 
 
-def _deploy(grade_submission, pool: str) -> str:
-    """The deployment of the submission flow on `pool` (made or updated); its id."""
+def _deploy(grade_submission, pool: str, local: bool) -> str:
+    """The deployment of the submission flow on `pool` (made or updated); its id. A local
+    pool's flow runs are handed to this machine's grading slots (handoff.py)."""
     from prefect.deployments.runner import EntrypointType
 
-    deployment = grade_submission.to_deployment(name=pool, entrypoint_type=EntrypointType.MODULE_PATH)
+    handoff = {"command": f"{sys.executable} -m hw3.cohort.handoff"} if local else {}
+    deployment = grade_submission.to_deployment(name=pool, entrypoint_type=EntrypointType.MODULE_PATH, job_variables=handoff)
     return str(deployment.apply(work_pool_name=pool))
 
 

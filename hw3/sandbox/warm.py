@@ -276,6 +276,11 @@ def stop_ahead() -> None:
         _ahead = None
 
 
+def ahead() -> Zygote | None:
+    """The zygote started ahead, not yet taken (None: none)."""
+    return _ahead
+
+
 def ahead_folder() -> Path | None:
     """The runs folder of the zygote started ahead (None: none was)."""
     return _ahead.folder if _ahead else None

@@ -1,0 +1,49 @@
+"""The isolated Prefect server (hw3/server.py): a new server's database starts as a copy of the
+first one this machine made with this Prefect, and a copy Prefect does not take is replaced."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import httpx
+
+from hw3.server import PrefectServer, _database_template
+
+
+def tables(database: Path) -> set[str]:
+    with closing(sqlite3.connect(database)) as connection:
+        return {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def started(home: Path) -> PrefectServer:
+    server = PrefectServer(home)
+    url = server.start()
+    assert httpx.get(f"{url}/health", timeout=10).status_code == 200
+    return server
+
+
+def test_a_new_server_starts_from_the_database_of_the_first(tmp_path, monkeypatch):
+    monkeypatch.setenv("HW3_CACHE_DIR", str(tmp_path / "cache"))
+    template = _database_template()
+    first = started(tmp_path / "first")
+    first.stop()
+    assert {"alembic_version", "flow_run"} <= tables(template)
+    with closing(sqlite3.connect(template)) as connection:  # a mark only a copy of the template has
+        connection.execute("CREATE TABLE hw3_mark (x)")
+        connection.commit()
+    second = started(tmp_path / "second")
+    second.stop()
+    assert "hw3_mark" in tables(tmp_path / "second" / "prefect.db")
+    assert "hw3_mark" not in tables(tmp_path / "first" / "prefect.db")
+
+
+def test_a_copy_prefect_does_not_take_is_made_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("HW3_CACHE_DIR", str(tmp_path / "cache"))
+    template = _database_template()
+    template.parent.mkdir(parents=True)
+    template.write_bytes(b"not a database")
+    server = started(tmp_path / "home")
+    server.stop()
+    assert {"alembic_version", "flow_run"} <= tables(template)
