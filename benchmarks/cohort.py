@@ -4,9 +4,10 @@
 
 On one cohort of six submissions (4 correct, of two shapes, and 2 untouched stubs):
 `hw3 grade --cohort --workers 1`, then `--workers 2` (each from scratch: its grading servers
-start), a re-run with nothing changed, and both again with --force on the grading servers
-they left running; the CPU seconds of each submission's flow run (its process and the checks'
-processes); and for one student, a cold `hw3 grade` (server start included) against a warm
+start), a re-run with nothing changed, and both again with --force on the grading slots
+they left running; the CPU seconds of each right submission's flow run (the fork of a slot's
+checker that ran it, its runs and their zygote's share), with 1 worker and with 2 sharing the
+two cores; and for one student, a cold `hw3 grade` (server start included) against a warm
 re-grade under `hw3 grade --watch` after a save. Prints the figures and their ratios, and
 exits non-zero if the marks differ between the runs.
 """
@@ -99,10 +100,11 @@ def main() -> None:
         one, marks_one, _ = grade_cohort(work / "cohort", work / "one" / "grades.csv", 1, work / "servers-one")
         two, marks_two, kept = grade_cohort(work / "cohort", work / "two" / "grades.csv", 2, work / "servers-two")
         again, marks_again, _ = grade_cohort(work / "cohort", work / "two" / "grades.csv", 2, work / "servers-two")
-        warm_one, marks_warm_one, _ = grade_cohort(work / "cohort", work / "one" / "grades.csv", 1, work / "servers-one", "--force")
+        warm_one, marks_warm_one, kept_one = grade_cohort(work / "cohort", work / "one" / "grades.csv", 1, work / "servers-one", "--force")
         warm_two, marks_warm_two, _ = grade_cohort(work / "cohort", work / "two" / "grades.csv", 2, work / "servers-two", "--force")
-        cpu = [g["cpu_seconds"] for name, g in kept.items() if name.startswith("right")]
-        checks_cpu = [g["checks_cpu_seconds"] for name, g in kept.items() if name.startswith("right")]
+        cpu = {run: [g["cpu_seconds"] for name, g in grades.items() if name.startswith("right")]
+               for run, grades in (("1 worker", kept_one), ("2 workers", kept))}
+        checks_cpu = [g["checks_cpu_seconds"] for name, g in kept_one.items() if name.startswith("right")]
         cold = cold_grade(work / "cohort" / "right-0", work)
         warm = warm_regrade(work / "cohort" / "right-1", work)
     finally:
@@ -115,8 +117,9 @@ def main() -> None:
     print(f"{'  re-run, nothing changed':<48}{again:>10.1f}{again / two:>10.2f}  (of a run)")
     print(f"{'  --workers 1 --force, its grading servers up':<48}{warm_one:>10.1f}{1:>10.2f}")
     print(f"{'  --workers 2 --force, its grading servers up':<48}{warm_two:>10.1f}{warm_one / warm_two:>10.2f}  (speed-up)")
-    print(f"{'CPU-s per correct submission (median, flow run)':<48}{statistics.median(cpu):>10.1f}")
-    print(f"{'  of which the checks and their probes':<48}{statistics.median(checks_cpu):>10.1f}")
+    for run, figures in cpu.items():
+        print(f"{f'CPU-s per correct submission, {run} (median)':<48}{statistics.median(figures):>10.1f}")
+    print(f"{'  of which the checks and their probes (1 worker)':<48}{statistics.median(checks_cpu):>10.1f}")
     print(f"{'one student: cold hw3 grade':<48}{cold:>10.1f}{1:>10.2f}")
     print(f"{'  warm re-grade under --watch':<48}{warm:>10.1f}{warm / cold:>10.2f}  (of cold)")
     same = marks_one == marks_two == marks_again == marks_warm_one == marks_warm_two

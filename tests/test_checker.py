@@ -77,3 +77,14 @@ def test_a_slot_grades_one_submission_after_another_by_one_zygote_and_keeps_noth
     finally:
         slots.stop_all(servers)
     assert len(walls[0]) == 1 and all(w == walls[0] for w in walls), walls  # one zygote served them all
+
+
+def test_without_a_slot_the_handoff_runs_the_engine_itself(tmp_path):
+    """A worker's command on a machine whose slots are not up: Prefect's own engine runs the
+    flow run, as `python -m prefect.engine` would (here: a flow run id it refuses)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HW3_GRADING_SERVERS_DIR": str(tmp_path / "none"), "PREFECT__FLOW_RUN_ID": "not-an-id"}
+    done = subprocess.run([sys.executable, "-m", "hw3.cohort.handoff"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Invalid flow run id" in done.stdout + done.stderr, done.stdout + done.stderr

@@ -142,7 +142,7 @@ def test_a_flow_run_whose_workers_are_gone_costs_its_own_grade_only(tmp_path, pr
 
     api.ensure_work_pool(prefect_api_url, "hw3-test-no-workers")
     with temporary_settings({PREFECT_API_URL: prefect_api_url}):
-        deployment = cohort_run._deploy(grade_submission, "hw3-test-no-workers")
+        deployment = cohort_run._deploy(grade_submission, "hw3-test-no-workers", local=False)
     parameters = {"student": "alice", "assignment": "flows", "archive": "", "notebook": None, "answer_key": "{}",
                   "pytest_args": [], "fingerprint": "f" * 64}
     run_id = api.run_deployment(prefect_api_url, deployment, parameters, name="alice")

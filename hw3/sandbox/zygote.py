@@ -48,7 +48,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RELAY_ENV = "HW3_API_RELAY"  # "<socket>:<port>[;...]": relay.py's child side, served for every child
 POLL_S = 0.05  # how often the zygote looks for ended children and timeouts
-DRAIN_S = 10.0  # at most, for Prefect's log and event workers to send what they hold at a child's end
+DRAIN_S = 30.0  # at most, for Prefect's log and event workers to send what they hold at a child's end (a loaded machine is slow)
 WORKERS = (("prefect.logging.handlers", "APILogWorker"), ("prefect.events.worker", "EventsWorker"))
 
 
