@@ -35,7 +35,6 @@ import traceback
 from contextlib import suppress
 from pathlib import Path
 
-from hw3 import layout
 from hw3.cohort.slots import Slot
 from hw3.sandbox import warm, zygote as zygote_module
 from hw3.watch import PRELOADED, WARM_ARGS
@@ -154,7 +153,6 @@ class Checker:
     def preload(self, assignment: str | None = None) -> None:
         """Import what every grade needs (before any fork: the imports start no thread), and
         start the zygote of `assignment`'s sessions: what the slot does once, not per submission."""
-        sys.path.insert(0, str(layout.CHECKS_DIR.parent))  # where `pytest checks/` finds the checks' package
         for name in PRELOADED:
             with suppress(Exception):  # a grade imports it again and says why
                 importlib.import_module(name)
