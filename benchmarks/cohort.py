@@ -105,6 +105,8 @@ def main() -> None:
         cpu = {run: [g["cpu_seconds"] for name, g in grades.items() if name.startswith("right")]
                for run, grades in (("1 worker", kept_one), ("2 workers", kept))}
         checks_cpu = [g["checks_cpu_seconds"] for name, g in kept_one.items() if name.startswith("right")]
+        for servers in work.glob("servers-*"):  # a student's machine runs no cohort's grading slots
+            slots.stop_all(servers)
         cold = cold_grade(work / "cohort" / "right-0", work)
         warm = warm_regrade(work / "cohort" / "right-1", work)
     finally:
