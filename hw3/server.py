@@ -48,9 +48,12 @@ def _database_template() -> Path:
 
 def _keep_as_template(database: Path, template: Path) -> None:
     """Copy a server's database (consistent while it runs) to `template`, whole or not at all."""
-    template.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=template.parent, prefix=f".{template.name}.", suffix=".part")
-    os.close(handle)
+    try:
+        template.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=template.parent, prefix=f".{template.name}.", suffix=".part")
+        os.close(handle)
+    except OSError:  # no cache folder to keep it in: each server makes its tables itself
+        return
     try:
         with closing(sqlite3.connect(database)) as source, closing(sqlite3.connect(temporary)) as copy:
             source.backup(copy)
