@@ -35,11 +35,11 @@ import traceback
 from contextlib import suppress
 from pathlib import Path
 
+from hw3.cohort import handoff
 from hw3.cohort.slots import Slot
 from hw3.sandbox import warm, zygote as zygote_module
 from hw3.watch import PRELOADED, WARM_ARGS
 
-SOCKET = "checks.sock"  # in the slot's folder
 POLL_S = 0.5  # between two looks at a forked grader and at its client
 MAX_REQUEST = 1 << 20  # bytes of one request
 
@@ -68,26 +68,14 @@ def empty(folder: Path, keep: tuple[str, ...] = ()) -> None:
             zygote_module.remove(entry)
 
 
-def _connect_path(slot: Path) -> tuple[int, str]:
-    """(a descriptor of the slot's folder, a short path to its socket through it): a Unix
-    socket's path may not be longer than 107 bytes, and a slot's folder may be."""
-    folder = os.open(slot, os.O_RDONLY | os.O_DIRECTORY)
-    return folder, f"/proc/self/fd/{folder}/{SOCKET}"
-
-
 def grade(slot: Path, argv: list[str], output: Path, env: dict[str, str], assignment: str, cwd: Path | None = None) -> dict | None:
     """`pytest argv` on the slot's checker, from `cwd` (default: the current folder), its
     output going to `output`: {"returncode", "cpu_seconds"}; None when the slot has no
     checker. The caller holds the slot."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
-        try:
-            folder, path = _connect_path(slot)
-            try:
-                client.connect(path)
-            finally:
-                os.close(folder)
-        except OSError:
-            return None
+    client = handoff.connected(slot)
+    if client is None:
+        return None
+    with client:
         request = {"argv": argv, "output": str(output), "env": env, "cwd": str(cwd or os.getcwd()), "assignment": assignment}
         client.sendall(json.dumps(request).encode() + b"\n")
         reply = client.makefile("rb").readline()
@@ -139,12 +127,8 @@ class Checker:
     def __init__(self, slot: Path, api_url: str):
         self.slot, self.api_url = Path(slot).resolve(), api_url
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        (self.slot / SOCKET).unlink(missing_ok=True)
-        folder, path = _connect_path(self.slot)
-        try:
-            self.listener.bind(path)
-        finally:
-            os.close(folder)
+        (self.slot / handoff.SOCKET).unlink(missing_ok=True)
+        handoff.at_socket(self.slot, self.listener.bind)
         self.listener.listen(8)
         self.assignment: str | None = None  # whose sessions the kept zygote serves
         self.zygote: warm.Zygote | None = None
@@ -280,4 +264,4 @@ class Checker:
     def close(self) -> None:
         self._drop_zygote()
         self.listener.close()
-        (self.slot / SOCKET).unlink(missing_ok=True)
+        (self.slot / handoff.SOCKET).unlink(missing_ok=True)

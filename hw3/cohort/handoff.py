@@ -4,7 +4,8 @@ whose warm checker runs Prefect's engine for it in a fork of itself (checker.py)
 process's standard streams, environment and folder; its exit code is this process's.
 
 Standard library only, so that it starts at once: Prefect's engine is imported already in
-the checker. The slot (HW3_GRADING_SERVERS_DIR, which the local workers are given) stays
+the checker. For that reason the slot's files that every side uses live here too: its lock
+(slots.py) and the path to its checker's socket (checker.py). The slot (HW3_GRADING_SERVERS_DIR, which the local workers are given) stays
 this process's until it ends. Without a free slot whose checker answers, it runs the engine
 itself, as the worker would have.
 """
@@ -19,21 +20,41 @@ import socket
 import sys
 from pathlib import Path
 
-MAX_SLOTS = 64  # as slots.py
-SOCKET = "checks.sock"  # as checker.py
+MAX_SLOTS = 64  # slots tried on one machine
+SOCKET = "checks.sock"  # the checker's, in the slot's folder
 
 
-def _connected(slot: Path) -> socket.socket | None:
-    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+def lock(slot: Path, blocking: bool = False):
+    """The slot's lock file, locked (None: another process holds it)."""
+    slot.mkdir(parents=True, exist_ok=True)
+    handle = open(slot / "lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def at_socket(slot: Path, use) -> None:
+    """`use(path)` with a short path to the slot's socket (through a descriptor of the slot's
+    folder): a Unix socket's path may not be longer than 107 bytes, and a slot's folder may be."""
     folder = os.open(slot, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        client.connect(f"/proc/self/fd/{folder}/{SOCKET}")
+        use(f"/proc/self/fd/{folder}/{SOCKET}")
+    finally:
+        os.close(folder)
+
+
+def connected(slot: Path) -> socket.socket | None:
+    """A connection to the slot's checker (None: none listens)."""
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        at_socket(slot, client.connect)
         return client
     except OSError:
         client.close()
         return None
-    finally:
-        os.close(folder)
 
 
 def hand_off(folder: Path) -> int | None:
@@ -42,17 +63,14 @@ def hand_off(folder: Path) -> int | None:
         slot = folder / f"slot-{number}"
         if not (slot / "server.json").is_file():
             continue
-        lock = open(slot / "lock", "a+")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.close()
+        held = lock(slot)
+        if held is None:
             continue
-        client = _connected(slot)
+        client = connected(slot)
         if client is None:
-            lock.close()
+            held.close()
             continue
-        with lock, client:
+        with held, client:
             request = {"flow_run": True, "env": dict(os.environ), "cwd": os.getcwd(), "argv": sys.argv[1:]}
             socket.send_fds(client, [json.dumps(request).encode() + b"\n"], [0, 1, 2])
             reply = client.makefile("rb").readline()

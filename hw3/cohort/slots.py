@@ -16,7 +16,6 @@ slot's warm checker (checker.py): it runs the checks of each submission graded o
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import signal
@@ -30,11 +29,11 @@ from typing import NamedTuple
 import httpx
 
 from hw3 import settings
+from hw3.cohort.handoff import MAX_SLOTS, lock
 from hw3.errors import Hw3Error
 from hw3.fsutil import atomic_write
 from hw3.server import PrefectServer, ServerError
 
-MAX_SLOTS = 64  # slots tried on one machine before waiting for a free one
 WAIT_S = 1.0  # between two looks for a free slot
 WATCH_S = 5.0  # between two looks of a slot's watcher at whether it is idle
 
@@ -42,18 +41,6 @@ WATCH_S = 5.0  # between two looks of a slot's watcher at whether it is idle
 class Slot(NamedTuple):
     url: str  # its server's API
     folder: Path
-
-
-def _lock(slot: Path, blocking: bool = False):
-    """The slot's lock file, locked (None: another process holds it)."""
-    slot.mkdir(parents=True, exist_ok=True)
-    handle = open(slot / "lock", "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-    except BlockingIOError:
-        handle.close()
-        return None
-    return handle
 
 
 def _healthy(url: str) -> bool:
@@ -102,7 +89,7 @@ def grading_server(folder: Path | None = None, idle_s: float | None = None, assi
     while handle is None:
         for number in range(MAX_SLOTS):
             slot = folder / f"slot-{number}"
-            handle = _lock(slot)
+            handle = lock(slot)
             if handle:
                 break
         else:
@@ -125,7 +112,7 @@ def warm(slot: Path, idle_s: float | None = None, assignment: str | None = None)
     """Make sure the slot's server runs (its checker ready for `assignment`): started if not,
     unless the slot is in use (then it runs, or the one using it starts it)."""
     idle_s = settings.current().grading_server_idle_s if idle_s is None else idle_s
-    handle = _lock(slot)
+    handle = lock(slot)
     if handle is None:
         return
     try:
@@ -159,7 +146,7 @@ def watch(slot: Path, idle_s: float, assignment: str | None = None) -> int:
         while server.process.poll() is None:
             if checker.serve(WATCH_S) or time.time() - (slot / "last-used").stat().st_mtime < idle_s:
                 continue
-            handle = _lock(slot)
+            handle = lock(slot)
             if handle:  # free, and idle for long enough: stop, holding the lock
                 (slot / "server.json").unlink(missing_ok=True)
                 handle.close()
