@@ -6,7 +6,8 @@ started before anything freezes a clock and stopped when the session ends.
 
 A new server's database starts as a copy of the database of the first server this machine
 started with this Prefect (kept in the cache folder, as it was once that server answered):
-its tables are made already, which halves the start.
+its tables are made and migrated already, so the server starts without migrating it, in
+about a third of the time.
 """
 
 from __future__ import annotations
@@ -46,6 +47,15 @@ def _database_template() -> Path:
     return settings.current().cache_dir / "prefect-db" / f"prefect-{version('prefect')}.db"
 
 
+def _migrated(database: Path) -> bool:
+    """Whether `database` is an SQLite database that Prefect's migrations have run on."""
+    try:
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
+            return connection.execute("SELECT count(*) FROM alembic_version").fetchone()[0] == 1
+    except sqlite3.Error:
+        return False
+
+
 def _keep_as_template(database: Path, template: Path) -> None:
     """Copy a server's database (consistent while it runs) to `template`, whole or not at all."""
     try:
@@ -75,10 +85,10 @@ class PrefectServer:
         database, template = self.home / "prefect.db", _database_template()
         if database.exists():
             return self._start(timeout)
-        if template.is_file():
+        if template.is_file() and _migrated(template):  # made by this Prefect version: nothing to migrate
             shutil.copyfile(template, database)
             try:
-                return self._start(timeout)
+                return self._start(timeout, migrate=False)
             except ServerError:  # not a database this Prefect takes: make a new one, and keep that
                 for path in (template, *self.home.glob("prefect.db*")):
                     path.unlink(missing_ok=True)
@@ -86,13 +96,14 @@ class PrefectServer:
         _keep_as_template(database, template)
         return url
 
-    def _start(self, timeout: float) -> str:
+    def _start(self, timeout: float, migrate: bool = True) -> str:
         port = _free_port()
         env = {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_")}
         env.update(
             PREFECT_HOME=str(self.home),
             PREFECT_UI_ENABLED="false",
             PREFECT_SERVER_ANALYTICS_ENABLED="false",
+            PREFECT_API_DATABASE_MIGRATE_ON_START=str(migrate).lower(),
         )
         argv = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
         log = open(self.home / "server.log", "wb")

@@ -47,3 +47,15 @@ def test_a_copy_prefect_does_not_take_is_made_again(tmp_path, monkeypatch):
     server = started(tmp_path / "home")
     server.stop()
     assert {"alembic_version", "flow_run"} <= tables(template)
+
+
+def test_a_copy_of_the_template_is_not_migrated_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("HW3_CACHE_DIR", str(tmp_path / "cache"))
+    template = _database_template()
+    started(tmp_path / "first").stop()
+    with closing(sqlite3.connect(template)) as connection:  # a revision Prefect's migrations do not know
+        connection.execute("UPDATE alembic_version SET version_num = 'hw3-unknown'")
+        connection.commit()
+    started(tmp_path / "second").stop()
+    with closing(sqlite3.connect(tmp_path / "second" / "prefect.db")) as connection:
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [("hw3-unknown",)]
