@@ -79,12 +79,12 @@ class PrefectServer:
         self.api_url: str | None = None
 
     def start(self, timeout: float | None = None) -> str:
-        """Start the server and wait until it is healthy; return its API URL."""
+        """Start the server on an empty database and wait until it is healthy; return its API URL."""
         timeout = timeout or settings.current().check_server_timeout_s
         self.home.mkdir(parents=True, exist_ok=True)
         database, template = self.home / "prefect.db", _database_template()
-        if database.exists():
-            return self._start(timeout)
+        for path in self.home.glob("prefect.db*"):  # a server starts empty (a slot's did hold the last submission's)
+            path.unlink()
         if template.is_file() and _migrated(template):  # made by this Prefect version: nothing to migrate
             shutil.copyfile(template, database)
             try:

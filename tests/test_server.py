@@ -59,3 +59,15 @@ def test_a_copy_of_the_template_is_not_migrated_again(tmp_path, monkeypatch):
     started(tmp_path / "second").stop()
     with closing(sqlite3.connect(tmp_path / "second" / "prefect.db")) as connection:
         assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [("hw3-unknown",)]
+
+
+def test_a_server_started_again_in_its_home_starts_empty(tmp_path, monkeypatch):
+    monkeypatch.setenv("HW3_CACHE_DIR", str(tmp_path / "cache"))
+    home = tmp_path / "home"
+    started(home).stop()
+    with closing(sqlite3.connect(home / "prefect.db")) as connection:  # what the last server held
+        connection.execute("CREATE TABLE hw3_mark (x)")
+        connection.commit()
+    started(home).stop()
+    assert "flow_run" in tables(home / "prefect.db")
+    assert "hw3_mark" not in tables(home / "prefect.db")
