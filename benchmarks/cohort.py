@@ -7,9 +7,11 @@ On one cohort of six submissions (4 correct, of two shapes, and 2 untouched stub
 start), a re-run with nothing changed, and both again with --force on the grading slots
 they left running; the CPU seconds of each right submission's flow run (the fork of a slot's
 checker that ran it, its runs and their zygote's share), with 1 worker and with 2 sharing the
-two cores; and for one student, a cold `hw3 grade` (server start included) against a warm
-re-grade under `hw3 grade --watch` after a save. Prints the figures and their ratios, and
-exits non-zero if the marks differ between the runs.
+two cores; the machine's CPU seconds in each cohort run (every process: servers, workers,
+checkers, runs) and the cores it kept busy on average (a bound on what a second worker can
+gain on two cores); and for one student, a cold `hw3 grade` (server start included) against
+a warm re-grade under `hw3 grade --watch` after a save. Prints the figures and their ratios,
+and exits non-zero if the marks differ between the runs.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import suppress
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -45,22 +49,61 @@ def cohort(folder: Path) -> None:
         make_submission(folder / f"stub-{n}", source=ROOT / "homework")
 
 
-def grade_cohort(folder: Path, out: Path, workers: int, servers: Path, *more: str) -> tuple[float, dict, dict]:
-    """Wall seconds, the marks by student, and the kept grades by student; the grading
-    servers are those of `servers` (a new folder: started by this run)."""
+def machine_cpu_seconds() -> float:
+    """CPU seconds this machine has spent busy since it started (all processes, /proc/stat)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        ticks = [int(n) for n in stat.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # less idle and iowait
+
+
+class Run(NamedTuple):
+    seconds: float
+    cpu_seconds: float  # the machine's, during the run
+    marks: dict
+    kept: dict  # the kept grades, by student
+
+    @property
+    def cores(self) -> float:
+        return self.cpu_seconds / self.seconds
+
+
+def grade_cohort(folder: Path, out: Path, workers: int, servers: Path, *more: str) -> Run:
+    """One cohort run; the grading servers are those of `servers` (a new folder: started by
+    this run)."""
     argv = [sys.executable, "-m", "hw3.cli", "grade", "--cohort", str(folder), "--workers", str(workers), "--out", str(out),
             "--answer-key", str(reference_key_file()), *more]
     out.parent.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
+    started, cpu = time.monotonic(), machine_cpu_seconds()
     done = subprocess.run(argv, cwd=out.parent, capture_output=True, text=True,
                           env={**os.environ, "HW3_GRADING_SERVERS_DIR": str(servers)})
-    seconds = time.monotonic() - started
+    seconds, cpu = time.monotonic() - started, machine_cpu_seconds() - cpu
     if not out.is_file():
         raise SystemExit(f"no grades from {' '.join(argv)}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
     with open(out, newline="", encoding="utf-8") as handle:
         marks = {row["student"]: row["total"] for row in csv.DictReader(handle)}
     kept = {p.parent.name: json.loads(p.read_text()) for p in (out.parent / "results").glob("*/graded.json")}
-    return seconds, marks, kept
+    return Run(seconds, cpu, marks, kept)
+
+
+def stop_slots(work: Path) -> None:
+    """Stop the cohort runs' grading slots, and wait until their processes are gone."""
+    watchers = []
+    for record in work.glob("servers-*/slot-*/server.json"):
+        with suppress(OSError, ValueError, KeyError):
+            watchers.append(json.loads(record.read_text())["watcher"])
+    for servers in work.glob("servers-*"):
+        slots.stop_all(servers)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and any(alive(pid) for pid in watchers):
+        time.sleep(0.2)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def cold_grade(target: Path, work: Path) -> float:
@@ -97,35 +140,35 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="hw3-bench-cohort-"))
     try:
         cohort(work / "cohort")
-        one, marks_one, _ = grade_cohort(work / "cohort", work / "one" / "grades.csv", 1, work / "servers-one")
-        two, marks_two, kept = grade_cohort(work / "cohort", work / "two" / "grades.csv", 2, work / "servers-two")
-        again, marks_again, _ = grade_cohort(work / "cohort", work / "two" / "grades.csv", 2, work / "servers-two")
-        warm_one, marks_warm_one, kept_one = grade_cohort(work / "cohort", work / "one" / "grades.csv", 1, work / "servers-one", "--force")
-        warm_two, marks_warm_two, _ = grade_cohort(work / "cohort", work / "two" / "grades.csv", 2, work / "servers-two", "--force")
+        one = grade_cohort(work / "cohort", work / "one" / "grades.csv", 1, work / "servers-one")
+        two = grade_cohort(work / "cohort", work / "two" / "grades.csv", 2, work / "servers-two")
+        again = grade_cohort(work / "cohort", work / "two" / "grades.csv", 2, work / "servers-two")
+        warm_one = grade_cohort(work / "cohort", work / "one" / "grades.csv", 1, work / "servers-one", "--force")
+        warm_two = grade_cohort(work / "cohort", work / "two" / "grades.csv", 2, work / "servers-two", "--force")
         cpu = {run: [g["cpu_seconds"] for name, g in grades.items() if name.startswith("right")]
-               for run, grades in (("1 worker", kept_one), ("2 workers", kept))}
-        checks_cpu = [g["checks_cpu_seconds"] for name, g in kept_one.items() if name.startswith("right")]
-        for servers in work.glob("servers-*"):  # a student's machine runs no cohort's grading slots
-            slots.stop_all(servers)
+               for run, grades in (("1 worker", warm_one.kept), ("2 workers", two.kept))}
+        checks_cpu = [g["checks_cpu_seconds"] for name, g in warm_one.kept.items() if name.startswith("right")]
+        stop_slots(work)  # a student's machine runs no cohort's grading slots
         cold = cold_grade(work / "cohort" / "right-0", work)
         warm = warm_regrade(work / "cohort" / "right-1", work)
     finally:
-        for servers in work.glob("servers-*"):
-            slots.stop_all(servers)
+        stop_slots(work)
         shutil.rmtree(work, ignore_errors=True)
-    print(f"{'6 submissions (4 right, 2 stubs)':<48}{'seconds':>10}{'ratio':>10}")
-    print(f"{'  --workers 1':<48}{one:>10.1f}{1:>10.2f}")
-    print(f"{'  --workers 2':<48}{two:>10.1f}{one / two:>10.2f}  (speed-up)")
-    print(f"{'  re-run, nothing changed':<48}{again:>10.1f}{again / two:>10.2f}  (of a run)")
-    print(f"{'  --workers 1 --force, its grading servers up':<48}{warm_one:>10.1f}{1:>10.2f}")
-    print(f"{'  --workers 2 --force, its grading servers up':<48}{warm_two:>10.1f}{warm_one / warm_two:>10.2f}  (speed-up)")
+    print(f"{'6 submissions (4 right, 2 stubs)':<48}{'seconds':>10}{'ratio':>10}{'CPU-s':>10}{'cores':>8}")
+    rows = [("  --workers 1", one, 1.0, ""), ("  --workers 2", two, one.seconds / two.seconds, "(speed-up)"),
+            ("  re-run, nothing changed", again, again.seconds / two.seconds, "(of a run)"),
+            ("  --workers 1 --force, its grading servers up", warm_one, 1.0, ""),
+            ("  --workers 2 --force, its grading servers up", warm_two, warm_one.seconds / warm_two.seconds, "(speed-up)")]
+    for label, run, ratio, what in rows:
+        print(f"{label:<48}{run.seconds:>10.1f}{ratio:>10.2f}{run.cpu_seconds:>10.1f}{run.cores:>8.2f}  {what}")
     for run, figures in cpu.items():
         print(f"{f'CPU-s per correct submission, {run} (median)':<48}{statistics.median(figures):>10.1f}")
     print(f"{'  of which the checks and their probes (1 worker)':<48}{statistics.median(checks_cpu):>10.1f}")
     print(f"{'one student: cold hw3 grade':<48}{cold:>10.1f}{1:>10.2f}")
     print(f"{'  warm re-grade under --watch':<48}{warm:>10.1f}{warm / cold:>10.2f}  (of cold)")
-    same = marks_one == marks_two == marks_again == marks_warm_one == marks_warm_two
-    print(f"marks: {marks_two} (the same in all five runs: {same})")
+    marks = [run.marks for run in (one, two, again, warm_one, warm_two)]
+    same = all(m == marks[0] for m in marks)
+    print(f"marks: {two.marks} (the same in all five runs: {same})")
     sys.exit(0 if same else 1)
 
 
