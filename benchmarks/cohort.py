@@ -88,7 +88,7 @@ def grade_cohort(folder: Path, out: Path, workers: int, servers: Path, *more: st
 def stop_slots(work: Path) -> None:
     """Stop the cohort runs' grading slots, and wait until their processes are gone."""
     watchers = []
-    for record in work.glob("servers-*/slot-*/server.json"):
+    for record in work.glob("servers-*/*/server.json"):
         with suppress(OSError, ValueError, KeyError):
             watchers.append(json.loads(record.read_text())["watcher"])
     for servers in work.glob("servers-*"):

@@ -73,8 +73,10 @@ def _keep_as_template(database: Path, template: Path) -> None:
 
 
 class PrefectServer:
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, services_off: tuple[str, ...] = ()):
+        """A server in `home`, without the services named in `services_off` (e.g. "late_runs")."""
         self.home = Path(home)
+        self.services_off = services_off
         self.process: subprocess.Popen | None = None
         self.api_url: str | None = None
 
@@ -104,6 +106,7 @@ class PrefectServer:
             PREFECT_UI_ENABLED="false",
             PREFECT_SERVER_ANALYTICS_ENABLED="false",
             PREFECT_API_DATABASE_MIGRATE_ON_START=str(migrate).lower(),
+            **{f"PREFECT_SERVER_SERVICES_{name.upper()}_ENABLED": "false" for name in self.services_off},
         )
         argv = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
         log = open(self.home / "server.log", "wb")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -150,3 +151,27 @@ def test_a_flow_run_whose_workers_are_gone_costs_its_own_grade_only(tmp_path, pr
     assert graded["alice"].total is None
     assert graded["alice"].problem == "every worker of the pool stopped before its flow run ended"
     assert Graded.load(tmp_path / "alice") == graded["alice"]
+
+
+@pytest.mark.slow
+def test_the_machine_keeps_its_cohort_server_between_runs(tmp_path):
+    """Without --prefect-api-url, the cohort runs of a machine share its cohort server: the
+    second run starts none, and the first run's table is still there after that run ended."""
+    from hw3.cohort import slots
+    from hw3.grading import prefect_api as api
+
+    servers = tmp_path / "servers"
+    env = {**os.environ, "HW3_GRADING_SERVERS_DIR": str(servers)}
+    expected = cohort_of(tmp_path / "cohort", right=0, stubs=1)
+    urls = []
+    try:
+        for run in ("first", "second"):
+            rows, output, _ = hw3_cohort(tmp_path / "cohort", tmp_path / run / "grades.csv", "--workers", "1", env=env)
+            assert totals(rows) == expected, output[-3000:]
+            urls += re.findall(r"on the Prefect server at (\S+) ", output)
+            if run == "first":
+                table = api.artifact_by_key(urls[0], "hw3-cohort-flows")
+                assert table is not None and {row["student"]: row["total"] for row in json.loads(table.data)} == expected
+        assert len(urls) == 2 and urls[0] == urls[1], urls
+    finally:
+        slots.stop_all(servers)

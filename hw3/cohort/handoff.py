@@ -24,12 +24,13 @@ MAX_SLOTS = 64  # slots tried on one machine
 SOCKET = "checks.sock"  # the checker's, in the slot's folder
 
 
-def lock(slot: Path, blocking: bool = False):
-    """The slot's lock file, locked (None: another process holds it)."""
+def lock(slot: Path, blocking: bool = False, shared: bool = False):
+    """The slot's lock file, locked (exclusively unless `shared`; None: another process
+    holds it)."""
     slot.mkdir(parents=True, exist_ok=True)
     handle = open(slot / "lock", "a+")
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        fcntl.flock(handle, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if blocking else fcntl.LOCK_NB))
     except BlockingIOError:
         handle.close()
         return None

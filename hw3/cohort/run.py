@@ -2,8 +2,9 @@
 
 The cohort is a flow run (`hw3-grade-cohort`) on a Prefect server; each submission that needs
 a grade is a child flow run of the deployment `hw3-grade-submission/<pool>`, which a worker
-of the pool picks up (flow.py). Either this command starts the server (or uses
-`--prefect-api-url`), a process work pool and `--workers N` local workers, or, with
+of the pool picks up (flow.py). Either this command uses the machine's cohort server (kept
+between runs, slots.py; or the one of `--prefect-api-url`), with a process work pool of the
+run's own and `--workers N` local workers, or, with
 `--work-pool NAME --prefect-api-url URL`, the pool's own workers (on any machine with the
 package installed) do the work.
 
@@ -203,13 +204,13 @@ def _table_artifact(graded: list[Graded], course, assignment_id: str) -> None:
 def _pool(api_url: str | None, work_pool: str | None, workers: int, scratch: Path, protect: list[Path], assignment: str):
     """Yield (server URL, pool name, whether a worker of the pool may still be running):
     the given server and pool, whose workers run elsewhere; else a server (the given one, or
-    one started here), a process pool of its own and `workers` local workers, all stopped
-    at the end, grading on the machine's slots (a server and checker warmed for each worker
-    and `assignment`, which stop once unused for HW3_GRADING_SERVER_IDLE_S)."""
+    the machine's cohort server), a process pool of this run's own and `workers` local
+    workers, the pool and workers gone at the end, grading on the machine's slots (a server
+    and checker warmed for each worker and `assignment`). The machine's servers stop once
+    unused for HW3_GRADING_SERVER_IDLE_S."""
     from concurrent.futures import ThreadPoolExecutor
 
     from hw3.grading import prefect_api as api
-    from hw3.server import prefect_server
 
     if work_pool:
         url = api_url.rstrip("/")
@@ -220,13 +221,15 @@ def _pool(api_url: str | None, work_pool: str | None, workers: int, scratch: Pat
     with ExitStack() as stack:
         with ThreadPoolExecutor(max_workers=workers + 1) as starting:
             warming = [starting.submit(slots.warm, grading / f"slot-{n}", None, assignment) for n in range(workers)]
-            url = stack.enter_context(prefect_server(api_url, scratch / "cohort-server", what="the cohort"))
+            url = api_url.rstrip("/") if api_url else stack.enter_context(slots.cohort_server(grading))
             for done in warming:
                 done.result()
-        pool = "hw3-cohort" if not api_url else f"hw3-cohort-{uuid.uuid4().hex[:8]}"
+        pool = f"hw3-cohort-{uuid.uuid4().hex[:8]}"
         api.ensure_work_pool(url, pool)
-        if api_url:
-            stack.callback(api.delete_work_pool, url, pool)
+        stack.callback(api.delete_work_pool, url, pool)
+        if not api_url:
+            print(f"the cohort's flow runs and table are on the Prefect server at {url} while this machine keeps it "
+                  f"(until it has been unused for {settings.current().grading_server_idle_s:g} s)", flush=True)
         processes = [_start_worker(url, pool, n, scratch, grading, protect) for n in range(workers)]
         stack.callback(_stop, processes)
         yield url, pool, lambda: any(p.poll() is None for p in processes)

@@ -12,10 +12,15 @@ slot has been free for IDLE_S seconds: a machine keeps its servers between cohor
 while, whether its workers were started by `prefect worker start` or by `hw3 grade --cohort
 --workers N` (so a re-run soon after starts no grading server). That process is also the
 slot's warm checker (checker.py): it runs the checks of each submission graded on the slot.
+
+The machine's cohort server (folder `cohort`, beside the slots) is kept the same way, with no
+checker: the cohort runs of the machine share it, each with a work pool of its own, and their
+flow runs and table artifacts stay readable there until it has been unused for IDLE_S.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -36,6 +41,13 @@ from hw3.server import PrefectServer, ServerError
 
 WAIT_S = 1.0  # between two looks for a free slot
 WATCH_S = 5.0  # between two looks of a slot's watcher at whether it is idle
+COHORT = "cohort"  # the folder of the machine's cohort server, beside its slots
+SERVER_ONLY = "--server-only"  # a watcher's argument: no checker (the cohort server's)
+# What the cohort server does without: services that write what a cohort does not use. Each
+# writer more on its SQLite database makes a wait for the write lock likelier, and such a wait
+# can last Prefect's 60 s busy timeout, every worker stalled (seen with the late-runs service
+# marking waiting runs Late while a worker took them).
+COHORT_SERVICES_OFF = ("late_runs", "scheduler", "foreman", "pause_expirations", "repossessor", "triggers", "db_vacuum")
 
 
 class Slot(NamedTuple):
@@ -59,13 +71,14 @@ def running_url(slot: Path) -> str | None:
     return url if _healthy(url) else None
 
 
-def start(slot: Path, idle_s: float, assignment: str | None = None) -> str:
+def start(slot: Path, idle_s: float, assignment: str | None = None, checks: bool = True) -> str:
     """Start the slot's server under its watcher (detached: it outlives the caller), whose
-    checker gets ready for `assignment`'s submissions; wait until the server answers; return
-    its URL. The caller holds the slot's lock."""
+    checker (if `checks`) gets ready for `assignment`'s submissions; wait until the server
+    answers; return its URL. The caller holds the slot's lock."""
     (slot / "server.json").unlink(missing_ok=True)
     log = open(slot / "watcher.log", "ab")
-    subprocess.Popen([sys.executable, "-m", "hw3.cohort.slots", str(slot), str(idle_s), *([assignment] if assignment else [])],
+    what = [SERVER_ONLY] if not checks else [assignment] if assignment else []
+    subprocess.Popen([sys.executable, "-m", "hw3.cohort.slots", str(slot), str(idle_s), *what],
                      stdin=subprocess.DEVNULL,
                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=slot)
     log.close()
@@ -108,6 +121,28 @@ def grading_server(folder: Path | None = None, idle_s: float | None = None, assi
         handle.close()
 
 
+@contextmanager
+def cohort_server(folder: Path | None = None, idle_s: float | None = None):
+    """Yield the URL of the machine's cohort server (of `folder`, default the machine's),
+    started if it does not run; it is shared by the cohort runs of the machine (each holds
+    its lock shared), and stops once none has used it for idle_s seconds."""
+    folder = Path(folder or settings.current().grading_servers_dir)
+    idle_s = settings.current().grading_server_idle_s if idle_s is None else idle_s
+    slot = folder / COHORT
+    handle = lock(slot, blocking=True, shared=True)
+    try:
+        url = running_url(slot)
+        if url is None:  # start it alone: the lock held exclusively, then shared again
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            url = running_url(slot) or start(slot, idle_s, checks=False)
+            fcntl.flock(handle, fcntl.LOCK_SH)
+        (slot / "last-used").touch()
+        yield url
+    finally:
+        (slot / "last-used").touch()
+        handle.close()
+
+
 def warm(slot: Path, idle_s: float | None = None, assignment: str | None = None) -> None:
     """Make sure the slot's server runs (its checker ready for `assignment`): started if not,
     unless the slot is in use (then it runs, or the one using it starts it)."""
@@ -122,29 +157,32 @@ def warm(slot: Path, idle_s: float | None = None, assignment: str | None = None)
 
 
 def stop_all(folder: Path) -> None:
-    """Stop the servers of every slot in `folder` (their watchers and what they started)."""
-    for record in Path(folder).glob("slot-*/server.json"):
+    """Stop the servers of every slot in `folder`, and its cohort server (their watchers and
+    what they started)."""
+    for record in [*Path(folder).glob("slot-*/server.json"), *Path(folder).glob(f"{COHORT}/server.json")]:
         try:
             os.killpg(json.loads(record.read_text(encoding="utf-8"))["watcher"], signal.SIGTERM)
         except (OSError, ValueError, KeyError):
             pass
 
 
-def watch(slot: Path, idle_s: float, assignment: str | None = None) -> int:
-    """Run the slot's server, and its checker (ready for `assignment`'s submissions), until
-    the slot has been free for idle_s seconds (or SIGTERM)."""
+def watch(slot: Path, idle_s: float, assignment: str | None = None, checks: bool = True) -> int:
+    """Run the slot's server, and (if `checks`) its checker, ready for `assignment`'s
+    submissions, until the slot has been free for idle_s seconds (or SIGTERM)."""
     from hw3.cohort.checker import Checker
 
-    server, checker = PrefectServer(slot / "home"), None
+    server, checker = PrefectServer(slot / "home", services_off=() if checks else COHORT_SERVICES_OFF), None
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         url = server.start()
-        checker = Checker(slot, url)
+        checker = Checker(slot, url) if checks else None
         atomic_write(slot / "server.json", json.dumps({"url": url, "watcher": os.getpid()}))
         (slot / "last-used").touch()
-        checker.preload(assignment)
+        if checker is not None:
+            checker.preload(assignment)
         while server.process.poll() is None:
-            if checker.serve(WATCH_S) or time.time() - (slot / "last-used").stat().st_mtime < idle_s:
+            served = checker.serve(WATCH_S) if checker is not None else time.sleep(WATCH_S)
+            if served or time.time() - (slot / "last-used").stat().st_mtime < idle_s:
                 continue
             handle = lock(slot)
             if handle:  # free, and idle for long enough: stop, holding the lock
@@ -162,4 +200,5 @@ def watch(slot: Path, idle_s: float, assignment: str | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(watch(Path(sys.argv[1]), float(sys.argv[2]), *sys.argv[3:4]))
+    what = sys.argv[3:4]
+    sys.exit(watch(Path(sys.argv[1]), float(sys.argv[2]), *(what if what != [SERVER_ONLY] else []), checks=what != [SERVER_ONLY]))
