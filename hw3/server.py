@@ -6,8 +6,8 @@ started before anything freezes a clock and stopped when the session ends.
 
 A new server's database starts as a copy of the database of the first server this machine
 started with this Prefect (kept in the cache folder, as it was once that server answered):
-its tables are made and migrated already, so the server starts without migrating it, in
-about a third of the time.
+its tables are made and migrated already, so the server starts without making or migrating
+them.
 """
 
 from __future__ import annotations

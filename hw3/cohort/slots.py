@@ -136,7 +136,6 @@ def cohort_server(folder: Path | None = None, idle_s: float | None = None):
             fcntl.flock(handle, fcntl.LOCK_EX)
             url = running_url(slot) or start(slot, idle_s, checks=False)
             fcntl.flock(handle, fcntl.LOCK_SH)
-        (slot / "last-used").touch()
         yield url
     finally:
         (slot / "last-used").touch()
@@ -169,20 +168,24 @@ def stop_all(folder: Path) -> None:
 def watch(slot: Path, idle_s: float, assignment: str | None = None, checks: bool = True) -> int:
     """Run the slot's server, and (if `checks`) its checker, ready for `assignment`'s
     submissions, until the slot has been free for idle_s seconds (or SIGTERM)."""
-    from hw3.cohort.checker import Checker
-
     server, checker = PrefectServer(slot / "home", services_off=() if checks else COHORT_SERVICES_OFF), None
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         url = server.start()
-        checker = Checker(slot, url) if checks else None
+        if checks:
+            from hw3.cohort.checker import Checker
+
+            checker = Checker(slot, url)
         atomic_write(slot / "server.json", json.dumps({"url": url, "watcher": os.getpid()}))
         (slot / "last-used").touch()
         if checker is not None:
             checker.preload(assignment)
         while server.process.poll() is None:
-            served = checker.serve(WATCH_S) if checker is not None else time.sleep(WATCH_S)
-            if served or time.time() - (slot / "last-used").stat().st_mtime < idle_s:
+            if checker is None:
+                time.sleep(WATCH_S)
+            elif checker.serve(WATCH_S):
+                continue
+            if time.time() - (slot / "last-used").stat().st_mtime < idle_s:
                 continue
             handle = lock(slot)
             if handle:  # free, and idle for long enough: stop, holding the lock
@@ -200,5 +203,5 @@ def watch(slot: Path, idle_s: float, assignment: str | None = None, checks: bool
 
 
 if __name__ == "__main__":
-    what = sys.argv[3:4]
-    sys.exit(watch(Path(sys.argv[1]), float(sys.argv[2]), *(what if what != [SERVER_ONLY] else []), checks=what != [SERVER_ONLY]))
+    server_only = sys.argv[3:4] == [SERVER_ONLY]
+    sys.exit(watch(Path(sys.argv[1]), float(sys.argv[2]), *([] if server_only else sys.argv[3:4]), checks=not server_only))
