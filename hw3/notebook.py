@@ -77,11 +77,12 @@ def write(notebook: nbformat.NotebookNode, path: Path) -> Path:
     return path
 
 
-def read(path: Path) -> nbformat.NotebookNode:
-    """Read and validate a notebook; NotebookError says what is wrong with it."""
+def read(path: Path, text: str | None = None) -> nbformat.NotebookNode:
+    """Read and validate a notebook (`text`: its content, already read); NotebookError says
+    what is wrong with it."""
     fix = "open it in Jupyter and save it again, or grade the homework.py instead"
     try:
-        notebook = nbformat.read(str(path), as_version=4)
+        notebook = nbformat.reads(text, as_version=4) if text is not None else nbformat.read(str(path), as_version=4)
         nbformat.validate(notebook)
     except OSError as exc:
         raise NotebookError(f"{path}: cannot read it ({exc.strerror})") from exc

@@ -109,18 +109,19 @@ def test_the_target_stages_a_notebook_without_touching_its_folder(tmp_path):
     notebook.write(notebook.from_script((folder / "homework.py").read_text(encoding="utf-8")), folder / "homework.ipynb")
     (folder / "homework.py").unlink()
     before = sorted(p.name for p in folder.iterdir())
-    staged = resolve(str(folder / "homework.ipynb"), tmp_path / "default", tmp_path / "staging")
-    assert staged == tmp_path / "staging"
+    staged, notes = resolve(str(folder / "homework.ipynb"), tmp_path / "default", tmp_path / "staging")
+    assert staged == tmp_path / "staging" and notes == []
     assert sorted(p.name for p in staged.iterdir()) == ["answers.toml", "deployment.py", "homework.py"]
     assert sorted(p.name for p in folder.iterdir()) == before
-    assert resolve(str(folder), tmp_path / "default", tmp_path / "unused") == folder
+    copy, _ = resolve(str(folder), tmp_path / "default", tmp_path / "copy")
+    assert sorted(p.name for p in copy.iterdir()) == before
     with pytest.raises(ValueError, match="no such folder or .ipynb notebook"):
         resolve(str(folder / "answers.toml"), tmp_path / "default", tmp_path / "unused")
 
 
 def test_the_staged_copy_of_a_broken_notebook_raises_the_reason(tmp_path):
     (tmp_path / "homework.ipynb").write_text("{not json", encoding="utf-8")
-    staged = resolve(str(tmp_path / "homework.ipynb"), tmp_path, tmp_path / "staging")
+    staged, _ = resolve(str(tmp_path / "homework.ipynb"), tmp_path, tmp_path / "staging")
     done = subprocess.run([sys.executable, "-c", "import homework"], cwd=staged, capture_output=True, text=True)
     assert done.returncode == 1
     assert "NotebookError: homework.ipynb is not a valid Jupyter notebook" in done.stderr

@@ -31,7 +31,6 @@ from __future__ import annotations
 import ast
 import re
 import secrets
-import shutil
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
@@ -41,6 +40,7 @@ from pathlib import Path
 
 from checks.deployments.services import FlakyFile, MailSink, WebhookReceiver
 from hw3.answer_key import AnswerKey
+from hw3 import submission
 from hw3.catalogue import Catalogue
 from hw3.grading import measure
 from hw3.grading import prefect_api as api
@@ -78,7 +78,6 @@ WORKER_ENV = {
     "OPENBLAS_NUM_THREADS": "1",
     "PYTHONUNBUFFERED": "1",
 }
-COPY_IGNORED = ("data", "models", ".git", "__pycache__", "*.parquet", ".venv", "venv", ".ipynb_checkpoints", "mlruns")
 
 # The probe runs, and the questions whose checks read them.
 READERS = {
@@ -225,7 +224,7 @@ class GradingSession(Session):
     def _deploy(self) -> Deployed:
         sandbox = self.deploy_sandbox
         sandbox.prepare()
-        shutil.copytree(self.target, sandbox.work, ignore=shutil.ignore_patterns(*COPY_IGNORED), dirs_exist_ok=True)
+        submission.copy(self.target, sandbox.work)
         pool_type = api.ensure_work_pool(self.api_url, POOL, POOL_TYPE)
         if self.questions & (DEPLOY_READERS - {"Q2"}) and pool_type == POOL_TYPE:
             argv = prefect_command(["prefect", "worker", "start", "--pool", POOL, "--name", self.worker_name, "--type", POOL_TYPE])

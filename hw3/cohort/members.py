@@ -6,19 +6,24 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import os
+import stat
 import zipfile
 from dataclasses import dataclass
 from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
 
+from hw3 import submission
 from hw3.errors import Hw3Error
 
 # What a worker receives of a submission: its code, answers, settings and notebooks (not its
 # trip files or models, which the checks do not read).
 SHIPPED_SUFFIXES = {".py", ".toml", ".ipynb", ".yaml", ".yml", ".md", ".txt", ".json", ".cfg", ".ini", ".sh"}
-SKIPPED_FOLDERS = {"__pycache__", "data", "models", "mlruns", "node_modules"}
-FILE_LIMIT_MB = 10  # a larger file is left out
+SKIPPED_FOLDERS = submission.SKIPPED_FOLDERS
+# What the rule left out travels as an empty entry of its kind, never its target or content.
+# (a link's text is ours: "/" for a link out of the submission, a missing name for a link to nothing).
+LEFT_OUT_KINDS = {"outside": (stat.S_IFLNK, "/"), "dangling": (stat.S_IFLNK, ".hw3-missing"), "special": (stat.S_IFIFO, "")}
 ENGINE_SUFFIXES = {".py", ".toml", ".md", ".yaml", ".json"}
 
 
@@ -30,43 +35,57 @@ class Member:
     folder: Path
     notebook: str | None = None
 
-    def files(self) -> list[Path]:
-        """The files that go to the worker, in a stable order."""
-        kept = []
-        for path in sorted(self.folder.rglob("*")):
-            parts = path.relative_to(self.folder).parts
-            if (path.is_file() and path.suffix in SHIPPED_SUFFIXES and not any(p.startswith(".") for p in parts)
-                    and not SKIPPED_FOLDERS & set(parts[:-1]) and path.stat().st_size <= FILE_LIMIT_MB * 2**20):
-                kept.append(path)
-        return kept
+    @cached_property
+    def shipped(self) -> submission.Files:
+        """The files that go to the worker (hw3/submission.py's rule), in a stable order."""
+        return submission.scan(self.folder, skip_folders=SKIPPED_FOLDERS, keep=lambda relative: (
+            relative.suffix in SHIPPED_SUFFIXES and not any(p.startswith(".") for p in relative.parts)))
 
     @cached_property
     def archive(self) -> str:
-        """The shipped files as a zip, base64-encoded (a flow run's parameter)."""
+        """The shipped files as a zip, base64-encoded (a flow run's parameter). What the rule
+        left out travels as an empty entry of its kind (unpack makes a link to / or a FIFO),
+        so the worker's copy says what this one said."""
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for path in self.files():
-                archive.writestr(zipfile.ZipInfo(path.relative_to(self.folder).as_posix()), path.read_bytes())
+            for relative in self.shipped.kept:
+                archive.writestr(zipfile.ZipInfo(relative.as_posix()), self.shipped.read_bytes(relative))
+            for relative, why in self.shipped.left_out.items():
+                if why not in LEFT_OUT_KINDS:
+                    continue
+                kind, text = LEFT_OUT_KINDS[why]
+                info = zipfile.ZipInfo(relative.as_posix())
+                info.external_attr = (kind | 0o644) << 16
+                archive.writestr(info, text)
         return base64.b64encode(buffer.getvalue()).decode("ascii")
 
     def content_digest(self) -> str:
         digest = hashlib.sha256()
-        for path in self.files():
-            digest.update(path.relative_to(self.folder).as_posix().encode() + b"\0")
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
+        for relative in self.shipped.kept:
+            digest.update(relative.as_posix().encode() + b"\0")
+            digest.update(hashlib.sha256(self.shipped.read_bytes(relative)).digest())
+        for note in self.shipped.notes:
+            digest.update(note.encode() + b"\0")
         return digest.hexdigest()
 
 
 def unpack(archive: str, folder: Path) -> Path:
-    """Write a member's archive into `folder` (made); return it."""
+    """Write a member's archive into `folder` (made); return it. A name that climbs out of
+    the folder is dropped; an entry left out by the rule becomes a link to / or a FIFO."""
     folder.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(io.BytesIO(base64.b64decode(archive))) as files:
         for info in files.infolist():
             target = (folder / info.filename).resolve()
-            if not target.is_relative_to(folder.resolve()):
-                continue  # a name that climbs out of the folder
+            if not target.is_relative_to(folder.resolve()) or target == folder.resolve():
+                continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(files.read(info))
+            kind = stat.S_IFMT(info.external_attr >> 16)
+            if kind == stat.S_IFLNK:
+                os.symlink("/" if files.read(info) == b"/" else ".hw3-missing", target)
+            elif kind == stat.S_IFIFO:
+                os.mkfifo(target)
+            else:
+                target.write_bytes(files.read(info))
     return folder
 
 

@@ -153,17 +153,20 @@ def key(request: pytest.FixtureRequest, target: Path, assignment, gradebook) -> 
 
 
 @pytest.fixture(scope="session")
-def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, assignment) -> Path:
-    """The folder to grade; a notebook is graded from a staging copy (hw3/grading/target.py)."""
+def target(request: pytest.FixtureRequest, session_folder: Path, assignment, gradebook) -> Path:
+    """The folder to grade: the copy of the submission that hw3/grading/target.py makes in
+    the session's folder (what it left out is noted in the gradebook)."""
     from hw3.grading.target import resolve
 
     given = request.config.getoption("--target")
     if given and (Path(given) / assignment.id).is_dir():
         given = str(Path(given) / assignment.id)
     try:
-        return resolve(given, assignment.homework(), tmp_path_factory.mktemp("notebook"), assignment.catalogue.main_file or "")
+        copy, notes = resolve(given, assignment.homework(), session_folder / "submission", assignment.catalogue.main_file or "")
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
+    gradebook.notes += notes
+    return copy
 
 
 @pytest.fixture(scope="session")
