@@ -145,7 +145,7 @@ def run_autograder(bundle: Path, root: Path, submission: Path) -> dict:
     """Unpack the bundle into a root laid out like Gradescope's and grade one submission."""
     with zipfile.ZipFile(bundle) as archive:
         archive.extractall(root / "source")
-    shutil.copytree(submission, root / "submission")
+    shutil.copytree(submission, root / "submission", symlinks=True)  # an upload's links stay links
     (root / "results").mkdir()
     env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable}
     env = {k: v for k, v in env.items() if not k.startswith(("HW3_DATA", "HW3_MODELS"))}

@@ -52,8 +52,8 @@ def resolve(given: str | None, default: Path, staging: Path, main_file: str = "h
     """The copy to grade, in `staging` (made), of `--target given` (None: `default`), and the
     notes on what the copy left out; ValueError if there is nothing to grade."""
     path = Path(given).absolute() if given else default
+    if is_notebook(path) and (path.is_file() or path.is_symlink()):  # a link is judged by the rule, never followed
+        return staging, stage_notebook(path, staging, main_file)
     if path.is_dir():
         return staging, submission.copy(path, staging)
-    if path.suffix == ".ipynb" and (path.is_file() or path.is_symlink()):
-        return staging, stage_notebook(path, staging, main_file)
     raise ValueError(f"--target {given}: no such folder or .ipynb notebook")

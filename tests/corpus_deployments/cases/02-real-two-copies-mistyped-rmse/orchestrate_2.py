@@ -1,0 +1,123 @@
+import os
+import pickle
+
+import mlflow
+import numpy as np
+import pandas as pd
+import scipy
+import sklearn
+import xgboost as xgb
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.metrics import mean_squared_error
+
+
+@task(retries=3, retry_delay_seconds=2, name="Read taxi data")
+def read_data(filename: str) -> pd.DataFrame:
+    """Read one month of green taxi trips"""
+    df = pd.read_parquet(filename)
+
+    df["lpep_dropoff_datetime"] = pd.to_datetime(df["lpep_dropoff_datetime"])
+    df["lpep_pickup_datetime"] = pd.to_datetime(df["lpep_pickup_datetime"])
+
+    df["duration"] = df["lpep_dropoff_datetime"] - df["lpep_pickup_datetime"]
+    df["duration"] = df["duration"].apply(lambda td: td.total_seconds() / 60)
+
+    df = df[(df["duration"] >= 1) & (df["duration"] <= 60)]
+
+    cat_cols = ["PULocationID", "DOLocationID"]
+    df[cat_cols] = df[cat_cols].astype(str)
+    return df
+
+
+@task
+def add_features(
+    df_train: pd.DataFrame, df_val: pd.DataFrame
+) -> tuple(
+    [
+        scipy.sparse.csr.csr_matrix,
+        scipy.sparse.csr.csr_matrix,
+        np.ndarray,
+        np.ndarray,
+        sklearn.feature_extraction.DictVectorizer,
+    ]
+):
+    """PU_DO + trip_distance"""
+    df_train["PU_DO"] = df_train["PULocationID"] + "_" + df_train["DOLocationID"]
+    df_val["PU_DO"] = df_val["PULocationID"] + "_" + df_val["DOLocationID"]
+
+    features = ["PU_DO", "trip_distance"]
+    dv = DictVectorizer()
+    X_train = dv.fit_transform(df_train[features].to_dict(orient="records"))
+    X_val = dv.transform(df_val[features].to_dict(orient="records"))
+
+    y_train = df_train["duration"].values
+    y_val = df_val["duration"].values
+    return X_train, X_val, y_train, y_val, dv
+
+
+@task(log_prints=True)
+def train_best_model(X_train, X_val, y_train, y_val, dv) -> float:
+    """train with the best params from week 2"""
+    with mlflow.start_run():
+        train = xgb.DMatrix(X_train, label=y_train)
+        valid = xgb.DMatrix(X_val, label=y_val)
+
+        best_params = {
+            "learning_rate": 0.09585355369315604,
+            "max_depth": 30,
+            "min_child_weight": 1.060597050922164,
+            "objective": "reg:linear",
+            "reg_alpha": 0.018060244040060163,
+            "reg_lambda": 0.011658731377413597,
+            "seed": 42,
+        }
+        mlflow.log_params(best_params)
+
+        booster = xgb.train(
+            params=best_params,
+            dtrain=train,
+            num_boost_round=100,
+            evals=[(valid, "validation")],
+            early_stopping_rounds=20,
+        )
+
+        y_pred = booster.predict(valid)
+        rmse = mean_squared_error(y_val, y_pred, squared=False)
+        mlflow.log_metric("rmse", rmse)
+        print(f"RMSE: {rmse}")
+
+        markdown_rmse = f"""# Model report
+
+Validation RMSE of the xgboost model: **{rmse:.2f}**
+"""
+        create_markdown_artifact(key="rmse-feb-mar", markdown=markdown_rmse)
+
+        os.makedirs("models", exist_ok=True)
+        with open("models/preprocessor.b", "wb") as f_out:
+            pickle.dump(dv, f_out)
+        mlflow.log_artifact("models/preprocessor.b", artifact_path="preprocessor")
+        mlflow.xgboost.log_model(booster, artifact_path="models_mlflow")
+    return rmse
+
+
+@flow
+def main_flow2(
+    train_path: str = "./data/green_tripdata_2023-02.parquet",
+    val_path: str = "./data/green_tripdata_2023-03.parquet",
+) -> None:
+    """Q4: train on February, validate on March, RMSE as an artifact"""
+    mlflow.set_tracking_uri("sqlite:///mlflow.db")
+    mlflow.set_experiment("nyc-taxi-experiment")
+
+    df_train = read_data(train_path)
+    df_val = read_data(val_path)
+
+    X_train, X_val, y_train, y_val, dv = add_features(df_train, df_val)
+
+    train_best_model(X_train, X_val, y_train, y_val, dv)
+
+
+if __name__ == "__main__":
+    main_flow2()

@@ -1,0 +1,117 @@
+import pathlib
+import pickle
+
+import mlflow
+import pandas as pd
+import xgboost as xgb
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect_email import EmailServerCredentials, email_send_message
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.metrics import mean_squared_error
+
+MLFLOW_TRACKING_URI = "http://127.0.0.1:8080"
+
+
+@task(retries=3, retry_delay_seconds=2, name="Read taxi data")
+def read_data(filename: str) -> pd.DataFrame:
+    df = pd.read_parquet(filename)
+    df.lpep_dropoff_datetime = pd.to_datetime(df.lpep_dropoff_datetime)
+    df.lpep_pickup_datetime = pd.to_datetime(df.lpep_pickup_datetime)
+    df["duration"] = df.lpep_dropoff_datetime - df.lpep_pickup_datetime
+    df.duration = df.duration.apply(lambda td: td.total_seconds() / 60)
+    df = df[(df.duration >= 1) & (df.duration <= 60)]
+    categorical = ["PULocationID", "DOLocationID"]
+    df[categorical] = df[categorical].astype(str)
+    return df
+
+
+@task
+def add_features(df_train: pd.DataFrame, df_val: pd.DataFrame):
+    df_train["PU_DO"] = df_train["PULocationID"] + "_" + df_train["DOLocationID"]
+    df_val["PU_DO"] = df_val["PULocationID"] + "_" + df_val["DOLocationID"]
+    categorical = ["PU_DO"]
+    numerical = ["trip_distance"]
+    dv = DictVectorizer()
+    X_train = dv.fit_transform(df_train[categorical + numerical].to_dict(orient="records"))
+    X_val = dv.transform(df_val[categorical + numerical].to_dict(orient="records"))
+    y_train = df_train["duration"].values
+    y_val = df_val["duration"].values
+    return X_train, X_val, y_train, y_val, dv
+
+
+@task(log_prints=True)
+def train_best_model(X_train, X_val, y_train, y_val, dv) -> float:
+    with mlflow.start_run():
+        train = xgb.DMatrix(X_train, label=y_train)
+        valid = xgb.DMatrix(X_val, label=y_val)
+        best_params = {
+            "learning_rate": 0.09585355369315604,
+            "max_depth": 30,
+            "min_child_weight": 1.060597050922164,
+            "objective": "reg:linear",
+            "reg_alpha": 0.018060244040060163,
+            "reg_lambda": 0.011658731377413597,
+            "seed": 42,
+        }
+        mlflow.log_params(best_params)
+        booster = xgb.train(
+            params=best_params,
+            dtrain=train,
+            num_boost_round=100,
+            evals=[(valid, "validation")],
+            early_stopping_rounds=20,
+        )
+        y_pred = booster.predict(valid)
+        rmse = mean_squared_error(y_val, y_pred, squared=False)
+        mlflow.log_metric("rmse", rmse)
+        print(f"rmse {rmse}")
+
+        pathlib.Path("models").mkdir(exist_ok=True)
+        with open("models/preprocessor.b", "wb") as f_out:
+            pickle.dump(dv, f_out)
+        mlflow.log_artifact("models/preprocessor.b", artifact_path="preprocessor")
+        mlflow.xgboost.log_model(booster, artifact_path="models_mlflow")
+
+        create_markdown_artifact(
+            key="rmse-summary",
+            markdown=f"## Summary\n\n- model: xgboost\n- rmse: {rmse:.2f}\n",
+        )
+    return rmse
+
+
+@flow
+def main_flow(
+    train_path: str = "./data/green_tripdata_2021-01.parquet",
+    val_path: str = "./data/green_tripdata_2021-02.parquet",
+    notification_list=None,
+) -> None:
+    if notification_list is None:
+        notification_list = ["omar.haddad.mlops@gmail.com"]
+
+    mlflow.set_tracking_uri(MLFLOW_TRACKING_URI)
+    mlflow.set_experiment("nyc-taxi-experiment")
+
+    df_train = read_data(train_path)
+    df_val = read_data(val_path)
+    X_train, X_val, y_train, y_val, dv = add_features(df_train, df_val)
+    rmse = train_best_model(X_train, X_val, y_train, y_val, dv)
+
+    email_block = EmailServerCredentials.load("nys-gmail")
+    futures = [
+        email_send_message.submit(
+            email_server_credentials=email_block,
+            subject="Monthly taxi model",
+            msg=f"Model trained on {train_path}, validated on {val_path}. RMSE: {rmse}",
+            email_to=address,
+        )
+        for address in notification_list
+    ]
+    for future in futures:
+        future.wait()
+
+
+if __name__ == "__main__":
+    # python orchestrate.py ; the 2023 months are passed in the UI / CLI:
+    # prefect deployment run main-flow/taxi --param train_path=./data/green_tripdata_2023-01.parquet ...
+    main_flow()

@@ -1,0 +1,98 @@
+import pickle
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import xgboost as xgb
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect_email import EmailServerCredentials, email_send_message
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.metrics import root_mean_squared_error
+
+
+@task(name="Read taxi data", retries=3, retry_delay_seconds=2)
+def read_data(filename: str) -> pd.DataFrame:
+    df = pd.read_parquet(filename)
+    df["lpep_pickup_datetime"] = pd.to_datetime(df["lpep_pickup_datetime"])
+    df["lpep_dropoff_datetime"] = pd.to_datetime(df["lpep_dropoff_datetime"])
+    df["duration"] = (df["lpep_dropoff_datetime"] - df["lpep_pickup_datetime"]).dt.total_seconds() / 60
+    df = df[(df["duration"] >= 1) & (df["duration"] <= 60)].copy()
+    df[["PULocationID", "DOLocationID"]] = df[["PULocationID", "DOLocationID"]].astype(str)
+    return df
+
+
+@task
+def add_features(df_train: pd.DataFrame, df_val: pd.DataFrame):
+    df_train["PU_DO"] = df_train["PULocationID"] + "_" + df_train["DOLocationID"]
+    df_val["PU_DO"] = df_val["PULocationID"] + "_" + df_val["DOLocationID"]
+    features = ["PU_DO", "trip_distance"]
+    dv = DictVectorizer()
+    X_train = dv.fit_transform(df_train[features].to_dict(orient="records"))
+    X_val = dv.transform(df_val[features].to_dict(orient="records"))
+    return X_train, X_val, df_train["duration"].values, df_val["duration"].values, dv
+
+
+@task
+def train_best_model(X_train, X_val, y_train, y_val, dv) -> float:
+    logger = get_run_logger()
+    params = {
+        "learning_rate": 0.09585355369315604,
+        "max_depth": 30,
+        "min_child_weight": 1.060597050922164,
+        "objective": "reg:squarederror",
+        "reg_alpha": 0.018060244040060163,
+        "reg_lambda": 0.011658731377413597,
+        "seed": 42,
+    }
+    with mlflow.start_run():
+        mlflow.log_params(params)
+        train = xgb.DMatrix(X_train, label=y_train)
+        valid = xgb.DMatrix(X_val, label=y_val)
+        booster = xgb.train(
+            params=params,
+            dtrain=train,
+            num_boost_round=100,
+            evals=[(valid, "validation")],
+            early_stopping_rounds=20,
+        )
+        rmse = root_mean_squared_error(y_val, booster.predict(valid))
+        mlflow.log_metric("rmse", rmse)
+        logger.info(f"validation rmse {rmse}")
+
+        Path("models").mkdir(exist_ok=True)
+        with open("models/preprocessor.b", "wb") as f_out:
+            pickle.dump(dv, f_out)
+        mlflow.log_artifact("models/preprocessor.b", artifact_path="preprocessor")
+        mlflow.xgboost.log_model(booster, artifact_path="models_mlflow")
+
+    create_markdown_artifact(key="taxi-rmse", markdown=f"# RMSE\n\n**{rmse:.2f}**")
+    return rmse
+
+
+@flow
+def main_flow(
+    train_path: str = "./data/green_tripdata_2023-01.parquet",
+    val_path: str = "./data/green_tripdata_2023-02.parquet",
+) -> float:
+    mlflow.set_tracking_uri("sqlite:///mlflow.db")
+    mlflow.set_experiment("nyc-taxi-experiment")
+    try:
+        df_train = read_data(train_path)
+        df_val = read_data(val_path)
+        X_train, X_val, y_train, y_val, dv = add_features(df_train, df_val)
+        return train_best_model(X_train, X_val, y_train, y_val, dv)
+    except Exception as exc:
+        # let me know when the monthly run breaks
+        credentials = EmailServerCredentials.load("taxi-failures")
+        email_send_message.submit(
+            email_server_credentials=credentials,
+            subject="main_flow FAILED",
+            msg=f"The monthly training failed: {exc!r}",
+            email_to="j.okafor.ml@gmail.com",
+        ).result()
+        raise
+
+
+if __name__ == "__main__":
+    main_flow()
