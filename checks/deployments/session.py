@@ -117,6 +117,7 @@ class FlowRun:
     record: api.RunRecord | None = None
     problem: str | None = None  # why it was not triggered
     not_attempted: bool = False
+    evidence: api.Evidence | None = None  # what the run sent to the server, once it has all arrived
 
 
 @dataclass
@@ -391,6 +392,11 @@ class GradingSession(Session):
                 break
             time.sleep(1.0)
         self._mark("runs ended")
+        ended = [run for run in ran.runs.values() if run.record and run.record.final]
+        with ThreadPoolExecutor(max_workers=max(len(ended), 1)) as waiting:  # each run's records, once they arrived
+            for run, found in zip(ended, waiting.map(lambda r: api.evidence(self.api_url, r.record.id, by_worker=True), ended)):
+                run.evidence, run.record = found, found.run
+        self._mark("evidence arrived")
         if ran.flaky:
             ran.flaky.stop()
         ran.worker_output = "\n".join(self.worker.output())
@@ -439,18 +445,24 @@ class GradingSession(Session):
         future = self._oracle or self._steps.submit(self._compute_oracle)
         return future.result()
 
-    def reported_rmse(self, record: api.RunRecord) -> measure.Reading | None:
-        return measure.validation_mse(api.flow_run_logs(self.api_url, record.id))
+    def evidence(self, name: str) -> api.Evidence:
+        """What the run `name` sent to the server (its logs, task runs, artifacts), read once it
+        had all arrived; the check ends here when the run did not complete, as flow_run says."""
+        self.flow_run(name, own_part=False)
+        return self.ran().runs[name].evidence
+
+    def reported_rmse(self, found: api.Evidence) -> measure.Reading | None:
+        return measure.validation_mse(list(found.logs))
 
     def figure_lines(self) -> list[str]:
         """The validation RMSE the worker's run logged, and whether it is the course
         pipeline's on the same sample months."""
         if not self._ran.done() or self._ran.exception() or "worker" not in self.ran().runs:
             return []
-        record = self.ran().runs["worker"].record
-        if record is None or record.state_type != "COMPLETED":
+        found = self.ran().runs["worker"].evidence
+        if found is None or found.run.state_type != "COMPLETED":
             return []
-        reading = self.reported_rmse(record)
+        reading = self.reported_rmse(found)
         same = reading.matches(self.oracle_rmse) if reading else None
         where = f"synthetic sample, {self.month(TRAIN)} -> {self.month(VAL)}"
         return [figure_line("validation RMSE", reading and reading.value, same, self.course["Q3"], where=where)]

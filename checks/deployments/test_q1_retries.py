@@ -14,13 +14,10 @@ RETRIES, RETRY_DELAY_S = 3, 2
 
 def read_tasks(grading):
     """The "Read taxi data" task runs of the retries run (which may have failed)."""
-    from hw3.grading import prefect_api as api
-
     run = grading.ran().runs["retries"]
-    if run.problem or run.record is None:
+    if run.problem or run.evidence is None:
         grading.flow_run("retries")  # ends the check with the reason
-    record = run.record
-    tasks = api.task_runs(grading.api_url, record.id)
+    record, tasks = run.evidence.run, list(run.evidence.tasks)
     if not tasks and record.state_type != "COMPLETED":
         grading.flow_run("retries")
     return record, [t for t in tasks if t.name.rsplit("-", 1)[0] == TASK], tasks

@@ -3,7 +3,6 @@ RMSE (the figure the run logged, else the course pipeline's) (part `artifact`); 
 (part `answer`)."""
 
 from hw3.grading import measure
-from hw3.grading import prefect_api as api
 from hw3.grading.gradebook import fail
 
 
@@ -17,14 +16,14 @@ def shows(text: str, figure: float) -> bool:
 
 
 def test_q4_artifact_shows_the_rmse(grading):
-    record = grading.flow_run("worker", own_part=False)
-    found = api.artifacts(grading.api_url, record.id)
-    markdown = [a for a in found if a.type == "markdown"]
+    evidence = grading.evidence("worker")
+    markdown = [a for a in evidence.artifacts if a.type == "markdown"]
     if not markdown:
-        kinds = ", ".join(sorted({str(a.type) for a in found}))
+        kinds = ", ".join(sorted({str(a.type) for a in evidence.artifacts}))
         fail("the flow run has no markdown artifact" + (f" (only {kinds})" if kinds else "")
-             + ": call create_markdown_artifact(key=..., markdown=...) in the flow or a task")
-    reading = grading.reported_rmse(record)
+             + ": call create_markdown_artifact(key=..., markdown=...) in the flow or a task"
+             + (f" ({evidence.missing})" if evidence.missing else ""))
+    reading = grading.reported_rmse(evidence)
     figures = [reading.value] if reading else []
     figures.append(grading.oracle_rmse)
     if not any(shows(str(a.data), figure) for a in markdown for figure in figures):

@@ -6,6 +6,7 @@ The grade rests on what the server recorded, not on what the submission's proces
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass
 from uuid import UUID
@@ -23,6 +24,35 @@ class FlowRunRecord:
     state_name: str
     task_names: tuple[str, ...]  # one per task run: the task's name and its function's
     log_messages: tuple[str, ...]  # of the flow run and its task runs, oldest first
+
+
+@dataclass(frozen=True)
+class Schedule:
+    cron: str | None  # None: not a cron schedule
+    timezone: str | None
+    active: bool
+
+
+def _call(api_url: str, work):
+    """Run `await work(client)` with a Prefect client of the server at api_url (made for it:
+    changing the settings' API URL rebuilds all of Prefect's settings, which costs more)."""
+    from prefect.client.orchestration import PrefectClient
+
+    async def go():
+        async with PrefectClient(api_url) as client:
+            return await work(client)
+
+    return asyncio.run(go())
+
+
+def flow_run(api_url: str, flow_run_id: str) -> FlowRunRecord:
+    """The flow run's state, task runs and logs, once the run's process has sent them all
+    (`evidence`: the flow engine's last log, "Finished in state ...", has arrived)."""
+    found = evidence(api_url, flow_run_id)
+    names = []
+    for task in found.tasks:
+        names += [task.name.rsplit("-", 1)[0], task.task_key.rsplit("-", 1)[0]]
+    return FlowRunRecord(found.run.state_type, found.run.state_name, tuple(names), found.logs)
 
 
 @dataclass(frozen=True)
@@ -192,6 +222,72 @@ class ArtifactRecord:
     description: str | None
 
 
+# The last record a run's process sends: the flow engine's last log (task runs log the same
+# words, so only a log of the flow run itself counts), or, for a run a worker started, the
+# worker's log that the process has ended (sent once the process exited, after the process
+# itself flushed what it held).
+ENGINE_FINISHED = "Finished in state"
+WORKER_EXITED = re.compile(r"^Process for flow run .* (exited|reported a handled outcome)")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a flow run sent to the server, read once all of it has arrived (or the wait ran out)."""
+
+    run: RunRecord
+    logs: tuple[str, ...]  # of the flow run and its task runs, oldest first
+    tasks: tuple[TaskRunRecord, ...]  # the first started first
+    artifacts: tuple[ArtifactRecord, ...]
+    missing: str | None  # what had not arrived when the wait ran out
+
+
+def evidence(api_url: str, flow_run_id: str, *, by_worker: bool = False, wait_s: float = WAIT_S) -> Evidence:
+    """The flow run's records on the server, read once they are all there: the run has ended,
+    its last record has arrived (ENGINE_FINISHED; WORKER_EXITED when `by_worker`), and each task
+    run a log names is recorded and has ended. Logs, events and artifacts reach the server from
+    the run's process in batches, so a read the moment a run ends can miss some. Reads again
+    every SETTLE_S for at most `wait_s`; `missing` then says what had not arrived."""
+    from prefect.client.schemas.filters import (ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterId,
+                                                LogFilter, LogFilterFlowRunId)
+    from prefect.client.schemas.sorting import LogSort
+
+    run_id = UUID(flow_run_id)
+
+    async def read(client):
+        run = await client.read_flow_run(run_id)
+        tasks = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
+        logs = await client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])), sort=LogSort.TIMESTAMP_ASC)
+        artifacts = await client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])))
+        return run, tasks, logs, artifacts
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        run, tasks, logs, artifacts = _call(api_url, read)
+        own = [log.message for log in logs if not log.task_run_id]
+        last = any(WORKER_EXITED.match(m) for m in own) if by_worker else any(m.startswith(ENGINE_FINISHED) for m in own)
+        unrecorded = {log.task_run_id for log in logs if log.task_run_id} - {task.id for task in tasks}
+        running = [task.name for task in tasks if not (task.state and task.state.is_final())]
+        missing = [what for what, absent in (
+            (f"its end (it is {run.state_name})", not (run.state and run.state.is_final())),
+            ("the worker's record that its process ended" if by_worker else "the flow engine's last log", not last),
+            (f"{len(unrecorded)} task run(s) that its logs name", bool(unrecorded)),
+            (f"the end of task run(s) {', '.join(sorted(running))}", bool(running))) if absent]
+        if not missing or time.monotonic() > deadline:
+            break
+        time.sleep(SETTLE_S)
+    ordered = sorted(tasks, key=lambda t: (t.start_time or t.expected_start_time or t.created).timestamp())
+    return Evidence(_run_record(run), tuple(log.message for log in logs), tuple(map(_task_record, ordered)),
+                    tuple(ArtifactRecord(a.key, a.type, a.data, a.description) for a in artifacts),
+                    f"after {wait_s:g} s the server still lacked {'; '.join(missing)}" if missing else None)
+
+
+def _task_record(task) -> TaskRunRecord:
+    policy, state = task.empirical_policy, task.state
+    return TaskRunRecord(str(task.id), task.name, task.task_key, state.type.value if state else None,
+                         state.name if state else None, state.message if state else None, task.run_count,
+                         getattr(policy, "retries", None), getattr(policy, "retry_delay", None))
+
+
 def _seconds(moment) -> float | None:
     return moment.timestamp() if moment is not None else None
 
@@ -303,26 +399,7 @@ def task_runs(api_url: str, flow_run_id: str) -> list[TaskRunRecord]:
         found = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(flow_run_id)])))
         return sorted(found, key=lambda t: (t.start_time or t.expected_start_time or t.created).timestamp())
 
-    records = []
-    for task in _call(api_url, read):
-        policy = task.empirical_policy
-        state = task.state
-        records.append(TaskRunRecord(str(task.id), task.name, task.task_key, state.type.value if state else None,
-                                     state.name if state else None, state.message if state else None, task.run_count,
-                                     getattr(policy, "retries", None), getattr(policy, "retry_delay", None)))
-    return records
-
-
-def flow_run_logs(api_url: str, flow_run_id: str) -> list[str]:
-    """The log messages of a flow run and its task runs, oldest first."""
-    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
-    from prefect.client.schemas.sorting import LogSort
-
-    async def read(client):
-        logs = await client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(flow_run_id)])), sort=LogSort.TIMESTAMP_ASC)
-        return [log.message for log in logs]
-
-    return _call(api_url, read)
+    return [_task_record(task) for task in _call(api_url, read)]
 
 
 def artifacts(api_url: str, flow_run_id: str) -> list[ArtifactRecord]:
