@@ -13,7 +13,7 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-from hw3.sandbox.compat import top_level_calls
+from hw3.sandbox.compat import SQUARED_NOTE, top_level_calls
 
 GRADED_FILES = ("homework.py", "deployment.py")  # the files the checks import
 NOTE_SUFFIXES = (".md", ".txt", ".sh", ".py", ".yaml", ".yml")  # a notebook holds the homework text
@@ -140,9 +140,7 @@ def _result_calls(tree: ast.Module, file: str, graded: bool) -> list[Finding]:
 
 def _squared(tree: ast.Module, file: str, graded: bool) -> list[Finding]:
     return [
-        Finding(file, node.lineno, "mean_squared_error(squared=False)", "Q2.mse" if graded else None,
-                f"`mean_squared_error(..., squared=False)` {_where(file, node.lineno)}: scikit-learn 1.6 removed "
-                "`squared`; use `root_mean_squared_error(y_true, y_pred)` from sklearn.metrics", "squared")
+        Finding(file, node.lineno, "mean_squared_error(squared=False)", None, SQUARED_NOTE.format(where=_where(file, node.lineno)), "squared")
         for node in ast.walk(tree)
         if isinstance(node, ast.Call) and any(k.arg == "squared" for k in node.keywords)
     ]
