@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from submissions import MISTAKES, PROJECT_ROOT, SOLUTIONS, make_submission, reference_key_file
+from submissions import MISTAKES, PROJECT_ROOT, SOLUTIONS, make_submission
 from test_cohort import hw3_cohort
 
 DEPLOYMENT_FILES = ("orchestrate.py", "prefect.yaml", "email_block.py", "automation.py", "answers.toml")
@@ -40,7 +40,7 @@ def cpu_burner(cores: int = 2):
 
 def graded(cohort: Path, out: Path, *args: str) -> tuple[dict, dict]:
     """(CSV rows by student, the lost parts of each student) of one --force grading."""
-    rows, output, _ = hw3_cohort(cohort, out, "--workers", "2", "--force", *args)
+    rows, output, _ = hw3_cohort(cohort, out, "--workers", "2", "--force", *args, flows_key="deployments" not in args)
     lost = {}
     for student in rows:
         results = json.loads((out.parent / "results" / student / "results.json").read_text(encoding="utf-8"))
@@ -77,5 +77,5 @@ def test_the_2022_homework_grades_the_same_every_time(tmp_path, prefect_api_url)
     make_submission(cohort / "prints-the-mse", MISTAKES[0].edits)
     shutil.copytree(PROJECT_ROOT / "tests" / "corpus_real" / "cases" / "07-ported-submit-print-squared-false", cohort / "real",
                     ignore=shutil.ignore_patterns("expected.toml"))
-    rows = assert_repeatable(cohort, tmp_path, "--prefect-api-url", prefect_api_url, "--", "--answer-key", str(reference_key_file()))
+    rows = assert_repeatable(cohort, tmp_path, "--prefect-api-url", prefect_api_url)
     assert rows["reference"]["total"] == "10" and rows["prints-the-mse"]["total"] == "9"

@@ -1,29 +1,29 @@
 """One grading session of the 2023 homework: the student's folder deployed with `prefect
-deploy`, run by a real worker, with the grader's mail server and webhook receiver listening.
+deploy`, their flow run by a real worker, with the grader's mail server and webhook receiver
+listening. The checks read the submission by its meaning (code.py): any deployment and pool
+name, the flow that trains under any function name, its month parameters under any names.
 
 The session does, once, in a thread of its own as soon as it opens (`start`):
 
-1. copies the submission into the run folder `runs/deploy/work/` (beside `data/` with the
-   sample months), makes the work pool `taxi-pool` (type process) through the API, as the
-   student did with the CLI, and starts a worker for it, `prefect worker start --pool
-   taxi-pool --name hw3-checks-<token>`, in the background in that same folder and wall (so
-   the path the deployment's pull step names exists for it), with the mail server's port
-   relayed into the wall;
-2. runs `prefect --no-prompt deploy --all` there (Q2) and reads what it registered; when that
-   deployment cannot be run (no deployment, another pool, no pull step to this folder), the
-   checks make one of their own of `orchestrate.py:main_flow` on the pool, so that a broken
-   prefect.yaml costs Q2 only;
-3. meanwhile saves the email block with the student's `save_email_block` (probe job
-   `email_block`, Q5), then creates the automation with their `create_automation` for the
-   deployment the runs use and the receiver's URL (probe job `automation`, Q6);
-4. triggers, at once, the flow runs of the deployment that the selected checks read (RUNS),
-   on the sample months (train 2023-01, validate 2023-02): `worker` (Q3, Q4, Q6), `retries`
-   (Q1: its training file fails its first read, see services.FlakyFile) and `email` (Q5:
-   with `notify_to`), and waits for them to end (RUN_TIMEOUT_S at most).
+1. copies the submission into `runs/deploy/work/` (hw3/submission.py's rule), bridges what
+   cannot run here at no cost (a git_clone pull step of the student's repository becomes a
+   local one; an entrypoint whose folder was the student's repository's is pointed at the
+   file of that name), makes the pools prefect.yaml names (type process) and the checks' own
+   pool `taxi-pool`, starts a worker of it, and runs `prefect --no-prompt deploy --all` (Q2);
+2. meanwhile saves the email block: with the stub's `save_email_block`, else by running the
+   student's own script that saves one (any name), then points every email block at the
+   checks' mail server (Q5); then creates the automation with their `create_automation`
+   (Q6);
+3. deploys the student's flow once per run (the flow their deployment names, else the one of
+   orchestrate.py that trains), each from a folder of its own (a copy of the submission with
+   `data/` holding the sample months: the course's relative paths resolve there), and
+   triggers at once the runs that the selected checks read (RUNS): `worker` (Q3, Q4, Q6),
+   `retries` (Q1: its training file fails its first read, services.FlakyFile), `email` (Q5)
+   and, when the run's flow makes no artifact but a copy of the script does, `artifact`
+   (Q4); then waits for them to end and for what they sent to arrive (prefect_api.evidence).
 
-A mistake in one part thus costs that part: the email run is not the worker run, the
-retries run is a run of its own, and the runs do not need the student's deployment. What the
-session did and when is in `diary.json` in its folder (for whoever looks into a grading).
+A mistake in one part thus costs that part. What the session did and when is in
+`diary.json` in its folder (for whoever looks into a grading).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from __future__ import annotations
 import ast
 import re
 import secrets
+import shutil
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
@@ -38,11 +39,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from checks.deployments import code as code_module
 from checks.deployments.services import FlakyFile, MailSink, WebhookReceiver
 from hw3.answer_key import AnswerKey
 from hw3 import submission
 from hw3.catalogue import Catalogue
-from hw3.grading import measure
+from hw3.grading import measure, tracebacks
 from hw3.grading import prefect_api as api
 from hw3.grading.gradebook import fail, figure_line, not_attempted
 from hw3.grading.session import Session
@@ -56,14 +58,14 @@ from hw3.sandbox.runner import (
 )
 from hw3.tripdata import month_file
 
-POOL = "taxi-pool"
+POOL = "taxi-pool"  # the checks' own pool, whose worker runs the flow
 POOL_TYPE = "process"
-DEPLOYMENT = "taxi-monthly"
-ENTRYPOINT = "orchestrate.py:main_flow"
-FLOW_FUNCTION = "main_flow"
 PREFECT_FILE = "prefect.yaml"
+OLD_DEPLOYMENT_FILES = ("deployment.yaml", "deployment.yml", "*-deployment.yaml")  # Prefect 2.10's, and `prefect deployment build`'s
+EMAIL_BLOCK_TYPE = "email-server-credentials"
 TRAIN, VAL = (2023, 1), (2023, 2)  # the sample months the runs read
-NOTIFY_TO = "student-{token}@hw3-checks.example.com"  # the address of the email run, of this session only
+NOTIFY_DOMAIN = "@hw3-checks.example.com"
+NOTIFY_TO = "student-{token}" + NOTIFY_DOMAIN  # the address of the email run, of this session only
 WORKER_PROCESSES = 512  # the worker, a process per flow run and their threads
 RUN_TIMEOUT_S = 150.0  # from the runs' creation to their end
 MAIL_WAIT_S = 5.0  # after the email run ended, for its message
@@ -81,14 +83,15 @@ WORKER_ENV = {
 
 # The probe runs, and the questions whose checks read them.
 READERS = {
-    "email_block": {"Q5"},  # save_email_block(host, port)
+    "email_block": {"Q5"},  # save_email_block(host, port), or the student's script that saves the block
     "automation": {"Q6"},  # create_automation("FLOW/DEPLOYMENT", url)
 }
-# The flow runs of the deployment, and the questions whose checks read them.
+# The flow runs, and the questions whose checks read them.
 RUNS = {
     "worker": {"Q3", "Q4", "Q6"},
     "retries": {"Q1"},
     "email": {"Q5"},
+    "artifact": {"Q4"},  # only when the flow run makes no artifact and a copy of the script does
 }
 DEPLOY_READERS = {"Q1", "Q2", "Q3", "Q4", "Q5", "Q6"}
 CREATED = re.compile(r"Deployment '([^'\n]+)' successfully (?:created|updated) with id '([0-9a-fA-F-]{36})'")
@@ -102,10 +105,9 @@ class Deployed:
     yaml_problem: str | None  # prefect.yaml missing or unreadable
     declared: list[dict]  # the deployments prefect.yaml declares
     registered: list[api.DeploymentRecord]  # what the deploy registered
-    student: api.DeploymentRecord | None  # the one called taxi-monthly (else the first registered)
-    problems: list[str]  # why the student's deployment cannot run the homework's runs
-    used: api.DeploymentRecord | None = None  # the student's, else the checks' own
-    harness_problem: str | None = None  # why the checks' own deployment could not be made
+    student: api.DeploymentRecord | None  # the first one registered
+    old_format: str | None = None  # the Prefect 2 file that holds the deployments prefect.yaml lacks
+    used: api.DeploymentRecord | None = None  # the deployment of the worker's run (the checks' own)
 
 
 @dataclass
@@ -118,6 +120,8 @@ class FlowRun:
     problem: str | None = None  # why it was not triggered
     not_attempted: bool = False
     evidence: api.Evidence | None = None  # what the run sent to the server, once it has all arrived
+    flow: code_module.FlowFunction | None = None  # the flow it runs
+    deployment_id: str | None = None  # the checks' deployment of it
 
 
 @dataclass
@@ -125,6 +129,13 @@ class Ran:
     runs: dict[str, FlowRun] = field(default_factory=dict)
     flaky: FlakyFile | None = None
     worker_output: str = ""
+    email_blocks: list[str] = field(default_factory=list)  # the names of the email blocks the checks pointed at their server
+
+    def output_of(self, name: str) -> str:
+        """The tracebacks the worker printed of the run `name`'s process: those whose frames
+        name the run's own folder (the runs share the worker, and its output)."""
+        blocks = self.worker_output.split(tracebacks.TRACEBACK)
+        return "".join(tracebacks.TRACEBACK + block for block in blocks[1:] if f"/flows/{name}/work/" in block)
 
 
 class GradingSession(Session):
@@ -147,6 +158,9 @@ class GradingSession(Session):
         self.worker = None  # runner.Background
         self.timings: dict[str, float] = {}
         self._started = time.monotonic()
+        self.code = code_module.read(self.target)
+        self.flow: code_module.FlowFunction | None = None  # the flow the runs run
+        self.bridges: list[str] = []  # what the checks bridged at no cost
 
     # -- data and sandboxes -----------------------------------------------------------
 
@@ -166,18 +180,38 @@ class GradingSession(Session):
         files = tuple(self.sample_dir / self.month(m) for m in (TRAIN, VAL))
         return Sandbox(self.folder / "runs" / "deploy", self.api_url, files, self.key.taxi, relayed_ports=(self.mail.port,))
 
-    def data_path(self, year_month: tuple[int, int]) -> Path:
-        return self.deploy_sandbox.data_dir / self.month(year_month)
-
     def sandboxes(self) -> list[Sandbox]:
-        return [self.deploy_sandbox, *(self.sandbox(name) for name in READERS)]
+        """The folders whose paths a reason names relative: prefect deploy's, each run's, each probe's."""
+        runs = [Sandbox(self.deploy_sandbox.folder / "flows" / name, self.api_url) for name in RUNS]
+        return [*runs, self.deploy_sandbox, *(self.sandbox(name) for name in READERS)]
 
     def spec(self, name: str) -> tuple[str, Sandbox, dict]:
         if name == "email_block":
-            return name, self.sandbox(name), {"smtp_server": "127.0.0.1", "smtp_port": self.mail.port}
+            script = self.email_script()
+            return name, self.sandbox(name), {"smtp_server": "127.0.0.1", "smtp_port": self.mail.port,
+                                              "script": script.removesuffix(".py"), "function": self.saves_by_function(script)}
         if name == "automation":
             return name, self.sandbox(name), {"deployment": self.deployed().used.full_name, "url": self.webhook.url}
         raise KeyError(name)
+
+    def email_script(self) -> str:
+        """The file that saves the email block: email_block.py (the stub's), else the first of
+        the student's own scripts that saves an EmailServerCredentials block."""
+        scripts = [f for f in self.code.email_scripts if f != code_module.MAIN_FILE]
+        return "email_block.py" if (self.target / "email_block.py").is_file() and (
+            not scripts or "email_block.py" in scripts or self.saves_by_function("email_block.py")) else (scripts or ["email_block.py"])[0]
+
+    def email_blocks(self) -> list[str]:
+        """The names of the email blocks on the server (those the student's code saved), once
+        the checks have pointed them at their mail server."""
+        return self.ran().email_blocks
+
+    def saves_by_function(self, script: str) -> bool:
+        path = self.target / script
+        return path.is_file() and "def save_email_block" in path.read_text(encoding="utf-8", errors="replace")
+
+    def report_code(self, gradebook) -> None:
+        gradebook.notes += code_module.idioms(self.target)
 
     # -- the session's work, in a thread --------------------------------------------------
 
@@ -226,30 +260,75 @@ class GradingSession(Session):
         sandbox = self.deploy_sandbox
         sandbox.prepare()
         submission.copy(self.target, sandbox.work)
+        declared, yaml_problem = self._declared()
+        old_format = None if declared or yaml_problem else self._old_format()
+        pools = {POOL} | {str(d["work_pool"]["name"]) for d in declared
+                          if isinstance(d.get("work_pool"), dict) and d["work_pool"].get("name")}
         pool_type = api.ensure_work_pool(self.api_url, POOL, POOL_TYPE)
+        for pool in pools - {POOL}:
+            api.ensure_work_pool(self.api_url, pool, POOL_TYPE)
         if self.questions & (DEPLOY_READERS - {"Q2"}) and pool_type == POOL_TYPE:
             argv = prefect_command(["prefect", "worker", "start", "--pool", POOL, "--name", self.worker_name, "--type", POOL_TYPE])
             self.worker = self._stack.enter_context(background(argv, sandbox, name="worker", env=WORKER_ENV,
                                                                processes=WORKER_PROCESSES))
-        declared, yaml_problem = self._declared()
         command, registered = None, []
         if not yaml_problem and declared:
+            self.bridges += self._bridge(sandbox.work)
             started = time.time()
             command = run_command(prefect_command(["prefect", "--no-prompt", "deploy", "--all"]), sandbox, timeout=DEPLOY_TIMEOUT_S)
             self._mark("deployed")
             registered = self._registered(command, declared, started)
-        student = next((d for d in registered if d.name == DEPLOYMENT), registered[0] if registered else None)
-        deployed = Deployed(command, yaml_problem, declared, registered, student, self.run_problems(student))
-        if student is not None and not deployed.problems:
-            deployed.used = student
-        elif self.questions & (DEPLOY_READERS - {"Q2"}):  # runs to come: the checks deploy the flow themselves
-            try:
-                deployment_id = api.create_code_deployment(self.api_url, self.flow_name(student), f"hw3-checks-{self.token}",
-                                                           work_pool=POOL, entrypoint=ENTRYPOINT, directory=str(sandbox.work))
-                deployed.used = api.read_deployment(self.api_url, deployment_id)
-            except Exception as exc:
-                deployed.harness_problem = f"the checks could not deploy your flow themselves ({type(exc).__name__}: {exc})"
-        return deployed
+        student = next((d for d in registered if self.code.flow_at(d.entrypoint)), registered[0] if registered else None)
+        self.flow = self.code.trainer(self.code.flow_at(student.entrypoint) if student else None)
+        return Deployed(command, yaml_problem, declared, registered, student, old_format)
+
+    def _old_format(self) -> str | None:
+        """The Prefect 2 file that declares the deployments, when prefect.yaml does not."""
+        import yaml
+
+        for pattern in OLD_DEPLOYMENT_FILES:
+            for path in sorted(self.target.glob(pattern)):
+                try:
+                    content = yaml.safe_load(path.read_text(encoding="utf-8"))
+                except (yaml.YAMLError, UnicodeDecodeError, OSError):
+                    continue
+                if isinstance(content, dict) and (content.get("deployments") or content.get("flow_name") or content.get("entrypoint")):
+                    return path.name
+        return None
+
+    def _bridge(self, work: Path) -> list[str]:
+        """Make the copy's prefect.yaml deployable here, at no cost: a git_clone pull step (the
+        student's repository, out of reach offline) becomes set_working_directory to this
+        folder, and an entrypoint whose path was the student's repository's points at the
+        file of that name in the submission. Returns what it did, in the student's words."""
+        import yaml
+
+        path = work / PREFECT_FILE
+        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+        notes = []
+        local = {"prefect.deployments.steps.set_working_directory": {"directory": str(work)}}
+        sections = [content] + [d for d in content.get("deployments") or [] if isinstance(d, dict)]
+        for section in sections:
+            steps = section.get("pull")
+            if not isinstance(steps, list):
+                continue
+            for number, step in enumerate(steps):
+                name = next(iter(step), "") if isinstance(step, dict) else ""
+                if name.rsplit(".", 1)[-1] in ("git_clone", "git_clone_project"):
+                    steps[number] = local
+                    notes.append(f"{PREFECT_FILE}: the pull step `{name}` clones your repository, which the checks cannot "
+                                 "reach offline: they ran your deployment from your uploaded files instead, at no cost")
+        for deployment in content.get("deployments") or []:
+            entrypoint = deployment.get("entrypoint") if isinstance(deployment, dict) else None
+            if isinstance(entrypoint, str) and ":" in entrypoint:
+                file, function = entrypoint.rsplit(":", 1)
+                if not (work / file).is_file() and (work / Path(file).name).is_file():
+                    deployment["entrypoint"] = f"{Path(file).name}:{function}"
+                    notes.append(f"{PREFECT_FILE}: the entrypoint {entrypoint!r} names a folder of your repository; the "
+                                 f"checks used {Path(file).name} of your submission, at no cost")
+        if notes:
+            path.write_text(yaml.safe_dump(content, sort_keys=False), encoding="utf-8")
+        return notes
 
     def _declared(self) -> tuple[list[dict], str | None]:
         """The deployments prefect.yaml declares, or why it cannot be read."""
@@ -285,40 +364,9 @@ class GradingSession(Session):
                     found.append(record)
         return found
 
-    def flow_name(self, student: api.DeploymentRecord | None) -> str:
-        """The name of the student's flow: their deployment's, else the one @flow gives
-        main_flow in orchestrate.py (its `name=`, else the function's name with dashes)."""
-        if student is not None:
-            return student.flow_name
-        try:
-            tree = ast.parse((self.target / "orchestrate.py").read_text(encoding="utf-8"))
-        except (OSError, SyntaxError, ValueError):
-            tree = None
-        for node in ast.walk(tree) if tree else ():
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == FLOW_FUNCTION:
-                for decorator in node.decorator_list:
-                    for keyword in getattr(decorator, "keywords", []):
-                        if keyword.arg == "name" and isinstance(keyword.value, ast.Constant) and isinstance(keyword.value.value, str):
-                            return keyword.value.value
-        return FLOW_FUNCTION.replace("_", "-")
-
-    def run_problems(self, deployment: api.DeploymentRecord | None) -> list[str]:
-        """Why a worker of the pool cannot run this deployment of the homework's flow from
-        the folder prefect deploy ran in (empty: it can)."""
-        if deployment is None:
-            return ["no deployment"]
-        problems = []
-        if deployment.work_pool_name != POOL:
-            problems.append(f"it is on work pool {deployment.work_pool_name!r}, not {POOL!r}")
-        if normal_entrypoint(deployment.entrypoint) != ENTRYPOINT:
-            problems.append(f"its entrypoint is {deployment.entrypoint!r}, not {ENTRYPOINT!r}")
-        problem = self.pull_problem(deployment)
-        if problem:
-            problems.append(problem)
-        return problems
-
     def pull_problem(self, deployment: api.DeploymentRecord) -> str | None:
-        """Why the pull steps do not set the working directory to the folder of prefect.yaml."""
+        """Why the pull steps do not set the working directory to the folder of prefect.yaml
+        (a git_clone step was replaced by one that does: _bridge)."""
         folder = self.deploy_sandbox.work.resolve()
         directories = [step[name].get("directory") for step in deployment.pull_steps if isinstance(step, dict)
                        for name in step if name.endswith("set_working_directory") and isinstance(step[name], dict)]
@@ -344,39 +392,37 @@ class GradingSession(Session):
 
     def _run_flows(self, deployed: Deployed) -> Ran:
         ran = Ran()
-        wanted = [name for name, readers in RUNS.items() if readers & self.questions]
+        wanted = [name for name, readers in RUNS.items() if readers & self.questions and name != "artifact"]
+        second = self.code.artifact_flow(self.flow) if "Q4" in self.questions else None
+        wanted += ["artifact"] if second else []
         if "email" in wanted:
             email = self.run("email_block")
-            if not email.ok:
-                ran.runs["email"] = FlowRun("email", {}, problem=f"the email block was not saved: {email.reason}",
-                                            not_attempted=email.outcome == "not attempted")
-                wanted.remove("email")
+            if email.ok:  # the student's block, whatever its name, sends to the checks' mail server
+                ran.email_blocks = api.repoint_blocks(self.api_url, EMAIL_BLOCK_TYPE, {"smtp_server": "127.0.0.1", "smtp_port": self.mail.port,
+                                                                    "smtp_type": "INSECURE"})
+        for name in wanted:
+            ran.runs[name] = self._prepared(name, second if name == "artifact" else self.flow, ran)
+            if name == "email" and not email.ok:
+                ran.runs[name].problem = f"the email block was not saved: {email.reason}"
+                ran.runs[name].not_attempted = email.outcome == "not attempted"
+        worker = ran.runs.get("worker")
+        if worker and worker.deployment_id:
+            deployed.used = api.read_deployment(self.api_url, worker.deployment_id)
         if "Q6" in self.questions and deployed.used is not None:
             self.run("automation")
             self._mark("automation")
-        months = {"train_path": str(self.data_path(TRAIN)), "val_path": str(self.data_path(VAL))}
-        for name in wanted:
-            parameters = dict(months)
-            if name == "email":
-                parameters["notify_to"] = self.notify_to
-            if name == "retries":
-                ran.flaky = FlakyFile(self.deploy_sandbox.data_dir / "retry" / self.month(TRAIN), self.data_path(TRAIN)).prepare()
-                parameters["train_path"] = str(ran.flaky.path)
-            ran.runs[name] = FlowRun(name, parameters)
-        if deployed.used is None or self.worker is None:
-            why = deployed.harness_problem or "no worker could be started"
-            for run in ran.runs.values():
-                run.problem = run.problem or why
-            return ran
         for name, run in ran.runs.items():
             if run.problem:
                 continue
-            try:
-                run_id = api.run_deployment(self.api_url, deployed.used.id, run.parameters, name=f"hw3-{name}-{self.token}")
-            except Exception as exc:
-                run.problem = f"the server refused the run of {self.deployment_described()} with {describe_parameters(run.parameters)}: {exc}"
+            if self.worker is None:
+                run.problem = "no worker could be started"
                 continue
-            run.record = api.RunRecord(run_id, "", None, None, None, False, None, None, None, {}, deployed.used.id)
+            try:
+                run_id = api.run_deployment(self.api_url, run.deployment_id, run.parameters, name=f"hw3-{name}-{self.token}")
+            except Exception as exc:
+                run.problem = f"the server refused the run of {self.flow_described(name)} with {describe_parameters(run.parameters)}: {exc}"
+                continue
+            run.record = api.RunRecord(run_id, "", None, None, None, False, None, None, None, {}, run.deployment_id)
             if name == "retries":
                 ran.flaky.watch(retrying=lambda run_id=run_id: any(
                     t.state_name in ("AwaitingRetry", "Retrying") for t in api.task_runs(self.api_url, run_id)))
@@ -402,6 +448,47 @@ class GradingSession(Session):
         ran.worker_output = "\n".join(self.worker.output())
         return ran
 
+    def _prepared(self, name: str, flow: code_module.FlowFunction | None, ran: Ran) -> FlowRun:
+        """The run `name` of `flow`, deployed by the checks from a folder of its own: a copy of
+        the submission whose data/ (and ../data/) holds the sample months; its parameters are
+        the months' paths when the flow takes them (else its defaults find them there), and the
+        checks' address for a parameter that takes one (the email run)."""
+        if flow is None:
+            files = ", ".join(sorted({f.file for f in self.code.flows})) or "none of your files"
+            return FlowRun(name, {}, problem=f"no @flow of your code trains the model (flows found in: {files}): "
+                                             f"make the training script's main function a flow in {code_module.MAIN_FILE}")
+        folder = self.deploy_sandbox.folder / "flows" / name
+        work = folder / "work"
+        submission.copy(self.target, work)
+        (work / "data").mkdir(parents=True, exist_ok=True)
+        (work / "models").mkdir(exist_ok=True)
+        if not (folder / "data").exists():
+            (folder / "data").symlink_to("work/data", target_is_directory=True)
+        train, val = (work / "data" / self.month(m) for m in (TRAIN, VAL))
+        shutil.copyfile(self.sample_dir / self.month(VAL), val)
+        if name == "retries":
+            ran.flaky = FlakyFile(train, self.sample_dir / self.month(TRAIN)).prepare()
+        else:
+            shutil.copyfile(self.sample_dir / self.month(TRAIN), train)
+        parameters = {}
+        months = flow.month_parameters()
+        if months:
+            parameters = {months[0]: str(train), months[1]: str(val)}
+        if name == "email" and flow.notify_parameter():
+            parameters[flow.notify_parameter()] = self.notify_to
+        run = FlowRun(name, parameters, flow=flow)
+        try:
+            run.deployment_id = api.create_code_deployment(self.api_url, flow.name, f"hw3-{name}-{self.token}", work_pool=POOL,
+                                                           entrypoint=flow.entrypoint, directory=str(work))
+        except Exception as exc:
+            run.problem = f"the checks could not deploy your flow {flow.function} ({type(exc).__name__}: {exc})"
+        return run
+
+    def flow_described(self, name: str) -> str:
+        run = self.ran().runs.get(name) if self._ran.done() else None
+        flow = run.flow if run and run.flow else self.flow
+        return f"your flow {flow.function} ({flow.file})" if flow else "your flow"
+
     # -- what the checks read ---------------------------------------------------------
 
     def flow_run(self, name: str, *, own_part: bool = True) -> api.RunRecord:
@@ -413,7 +500,8 @@ class GradingSession(Session):
         if run.problem:
             (not_attempted if run.not_attempted else fail)(run.problem if own_part else f"not seen: {run.problem}")
         record = run.record
-        what = f"the flow run of {self.deployment_described()} with {describe_parameters(run.parameters)}"
+        given = describe_parameters(run.parameters)
+        what = f"the flow run of {self.flow_described(name)}" + (f" with {given}" if given else " with its defaults")
         if not record.final:
             fail(f"{what} did not end within {RUN_TIMEOUT_S:g} s (it is {record.state_name or 'not even scheduled'})"
                  + self.worker_hint(record))
@@ -421,16 +509,23 @@ class GradingSession(Session):
             message = " ".join(str(record.state_message or "").split())
             if "NotImplementedError" in message:
                 not_attempted(f"the flow run ended {record.state_name}: main_flow (or a task it calls) still raises NotImplementedError")
-            reason = f"{what} ended {record.state_name}" + (f": {message}" if message else "")
+            reason = f"{what} ended {record.state_name}: {self.cause(name) or message or 'no cause was recorded'}"
+            absolute = run.flow.absolute_defaults() if run.flow and not run.parameters else []
+            if absolute:
+                reason += (f"; its default path {absolute[0]!r} is one of your own machine: give the flow the months' paths "
+                           "as parameters, or default to the course's relative paths (./data/...)")
             fail(reason if own_part else f"not seen: {reason}")
         return record
 
-    def deployment_described(self) -> str:
-        """The deployment the runs use, as a reason names it."""
-        deployed = self.deployed()
-        if deployed.used is deployed.student:
-            return deployed.used.full_name
-        return "your flow (deployed by the checks themselves: prefect deploy gave no deployment that a worker can run, see Q2)"
+    def cause(self, name: str) -> str | None:
+        """The exception that ended the run `name`, with the student's file and line: from the
+        run's logs on the server, else from what the worker printed of the run's process."""
+        run = self.ran().runs[name]
+        own = {path.name for path in self.target.rglob("*.py")}
+        logs = "\n".join(run.evidence.logs) if run.evidence else ""
+        output = self.ran().output_of(name)
+        return (tracebacks.cause(logs, own, own_only=True) or tracebacks.cause(output, own, own_only=True)
+                or tracebacks.cause(output, own) or tracebacks.cause(logs, own))
 
     def worker_hint(self, record: api.RunRecord) -> str:
         if self.worker is not None and not self.worker.running:
@@ -496,13 +591,8 @@ class GradingSession(Session):
             pass
 
 
-def normal_entrypoint(entrypoint: str | None) -> str | None:
-    """"./orchestrate.py:main_flow" -> "orchestrate.py:main_flow"."""
-    if not entrypoint or ":" not in entrypoint:
-        return entrypoint
-    path, function = entrypoint.rsplit(":", 1)
-    return f"{Path(path).as_posix().removeprefix('./')}:{function.strip()}"
-
-
 def describe_parameters(parameters: dict) -> str:
-    return ", ".join(f"{name}={value!r}" for name, value in parameters.items())
+    """The run's parameters as a reason shows them: the same every grading (the checks'
+    address of this session is not shown)."""
+    return ", ".join(f"{name}={value!r}" if not str(value).endswith(NOTIFY_DOMAIN) else f"{name}=<the checks' address>"
+                     for name, value in parameters.items())

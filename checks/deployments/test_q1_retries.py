@@ -51,9 +51,9 @@ def test_q1_retries_failed_read_is_retried(grading):
     policy = f"retries={task.retries}" + (f", retry_delay_seconds={task.retry_delay}" if task.retries else "")
     if not task.retries:
         fail(f"the first read of train_path failed (the checks cut the file short once, as a network read that "
-             f"breaks off) and the task {task.name!r} was not retried ({policy}): it ended {task.state_name} "
+             f"breaks off) and the task {task.name.rsplit('-', 1)[0]!r} was not retried ({policy}): it ended {task.state_name} "
              f"after {task.run_count} attempt(s)")
-    fail(f"the task {task.name!r} ({policy}) ended {task.state_name} after {task.run_count} attempt(s): "
+    fail(f"the task {task.name.rsplit('-', 1)[0]!r} ({policy}) ended {task.state_name} after {task.run_count} attempt(s): "
          f"{' '.join(str(task.state_message).split())[:300]}")
 
 

@@ -1,15 +1,9 @@
-"""Q2: `prefect --no-prompt deploy --all`, run in a copy of the student's folder, registers
-taxi-monthly on the process pool taxi-pool, with the entrypoint orchestrate.py:main_flow, the
-monthly cron (compared by meaning: its fire times) in UTC and a pull step to that folder
-(part `deploy`); q2 is right (part `answer`)."""
+"""Q2: `prefect --no-prompt deploy --all`, run in a copy of the student's folder, registers a
+deployment (any name, on any pool: the checks make the pools prefect.yaml names, of type
+process) of a flow of the submission, with the monthly cron (compared by meaning: its fire
+times) in UTC and a pull step to that folder (part `deploy`); q2 is right (part `answer`)."""
 
-from checks.deployments.session import (
-    DEPLOYMENT,
-    ENTRYPOINT,
-    POOL,
-    PREFECT_FILE,
-    normal_entrypoint,
-)
+from checks.deployments.session import PREFECT_FILE
 from hw3.grading import cron
 from hw3.grading.gradebook import fail, not_attempted
 
@@ -21,6 +15,10 @@ def student_deployment(grading):
     deployed = grading.deployed()
     if deployed.yaml_problem:
         fail(deployed.yaml_problem)
+    if not deployed.declared and deployed.old_format:
+        fail(f"{PREFECT_FILE} has no `deployments:` section: your deployments are in {deployed.old_format}, the "
+             f"format of Prefect 2 (2.10's `prefect project init` and `prefect deployment build`); Prefect 3's "
+             f"`prefect deploy` reads them only from the `deployments:` section of {PREFECT_FILE}: move them there")
     if not deployed.declared:
         not_attempted(f"{PREFECT_FILE} declares no deployment yet")
     command = deployed.command
@@ -28,7 +26,7 @@ def student_deployment(grading):
         fail(f"`prefect --no-prompt deploy --all` {command.reason}")
     if command.returncode != 0:
         said = last_paragraph(command.stdout + "\n" + command.stderr)
-        pool = f" (the checks make the work pool {POOL!r}, of type process, before they deploy)" if "pool" in said else ""
+        pool = " (the checks make the work pools your prefect.yaml names, of type process, before they deploy)" if "pool" in said else ""
         fail(f"`prefect --no-prompt deploy --all` exited with code {command.returncode}"
              + (f": {said.rstrip('.')}" if said else "") + f"{pool}; run it in your folder to see why")
     if deployed.student is None:
@@ -54,23 +52,11 @@ def last_paragraph(output: str, limit: int = 400) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def test_q2_deploy_registers_taxi_monthly(grading):
+def test_q2_deploy_runs_a_flow_of_the_submission(grading):
     deployment = student_deployment(grading)
-    if deployment.name != DEPLOYMENT:
-        names = ", ".join(d.full_name for d in grading.deployed().registered)
-        fail(f"prefect deploy registered {names}, no deployment called {DEPLOYMENT!r}")
-
-
-def test_q2_deploy_on_the_process_pool(grading):
-    deployment = student_deployment(grading)
-    if deployment.work_pool_name != POOL:
-        fail(f"the deployment is on work pool {deployment.work_pool_name!r}, not {POOL!r}")
-
-
-def test_q2_deploy_runs_main_flow(grading):
-    deployment = student_deployment(grading)
-    if normal_entrypoint(deployment.entrypoint) != ENTRYPOINT:
-        fail(f"the deployment's entrypoint is {deployment.entrypoint!r}, not {ENTRYPOINT!r}")
+    if grading.code.flow_at(deployment.entrypoint) is None:
+        flows = ", ".join(f.entrypoint for f in grading.code.flows) or "none"
+        fail(f"the deployment's entrypoint {deployment.entrypoint!r} names no @flow of your files (they have: {flows})")
 
 
 def test_q2_deploy_pull_step_to_the_folder(grading):

@@ -6,6 +6,11 @@ Make them a Prefect flow that a worker runs on a schedule (HOMEWORK.md explains 
 questions; `pytest checks/ --assignment deployments` grades them).
 """
 
+import pickle
+from pathlib import Path
+
+import mlflow
+import mlflow.xgboost
 import pandas as pd
 import xgboost as xgb
 from sklearn.feature_extraction import DictVectorizer
@@ -27,6 +32,10 @@ BEST_PARAMS = {
 }
 NUM_BOOST_ROUND = 100
 EARLY_STOPPING_ROUNDS = 20
+# Each training is tracked to MLflow, as in module 2: a SQLite store in the folder the flow
+# runs in (no tracking server to start).
+MLFLOW_TRACKING_URI = "sqlite:///mlflow.db"
+MLFLOW_EXPERIMENT = "nyc-taxi-experiment"
 
 
 def read_data(filename: str) -> pd.DataFrame:
@@ -59,9 +68,10 @@ def add_features(df_train: pd.DataFrame, df_val: pd.DataFrame):
     return X_train, X_val, df_train["duration"].to_numpy(), df_val["duration"].to_numpy(), dv
 
 
-def train_best_model(X_train, X_val, y_train, y_val) -> float:
-    """Train xgboost with the best parameters, stopping early on the validation month; return
-    the validation RMSE.
+def train_best_model(X_train, X_val, y_train, y_val, dv) -> float:
+    """Train xgboost with the best parameters, stopping early on the validation month, as an
+    MLflow run (its parameters, the rmse metric, the DictVectorizer and the model); return the
+    validation RMSE.
 
     Q3, The RMSE of a run that a worker executes (2 points):
 
@@ -77,11 +87,19 @@ def train_best_model(X_train, X_val, y_train, y_val) -> float:
     the deployment again, now training on February 2023 and validating on March: what RMSE does
     the artifact show, to two decimals?
     """
-    train = xgb.DMatrix(X_train, label=y_train)
-    valid = xgb.DMatrix(X_val, label=y_val)
-    booster = xgb.train(params=BEST_PARAMS, dtrain=train, num_boost_round=NUM_BOOST_ROUND,
-                        evals=[(valid, "validation")], early_stopping_rounds=EARLY_STOPPING_ROUNDS, verbose_eval=False)
-    rmse = float(root_mean_squared_error(y_val, booster.predict(valid)))
+    with mlflow.start_run():
+        train = xgb.DMatrix(X_train, label=y_train)
+        valid = xgb.DMatrix(X_val, label=y_val)
+        mlflow.log_params(BEST_PARAMS)
+        booster = xgb.train(params=BEST_PARAMS, dtrain=train, num_boost_round=NUM_BOOST_ROUND,
+                            evals=[(valid, "validation")], early_stopping_rounds=EARLY_STOPPING_ROUNDS, verbose_eval=False)
+        rmse = float(root_mean_squared_error(y_val, booster.predict(valid)))
+        mlflow.log_metric("rmse", rmse)
+        Path("models").mkdir(exist_ok=True)
+        with open("models/preprocessor.b", "wb") as f_out:
+            pickle.dump(dv, f_out)
+        mlflow.log_artifact("models/preprocessor.b", artifact_path="preprocessor")
+        mlflow.xgboost.log_model(booster, name="models_mlflow")
     print(f"validation RMSE: {rmse}")
     return rmse
 
@@ -102,6 +120,8 @@ def main_flow(
     given an address (`notify_to`), it sends a message there through that block at the end of the
     run, with prefect-email's pre-built task. What is that task called?
     """
+    mlflow.set_tracking_uri(MLFLOW_TRACKING_URI)
+    mlflow.set_experiment(MLFLOW_EXPERIMENT)
     raise NotImplementedError("make main_flow a Prefect flow that runs the helpers above as its tasks")
 
 

@@ -427,6 +427,24 @@ def block_document(api_url: str, block_document_id: str) -> tuple[str | None, st
     return _call(api_url, read)
 
 
+def repoint_blocks(api_url: str, block_type: str, data: dict) -> list[str]:
+    """Set `data` in every block document of type `block_type` (e.g. an email block's server,
+    so that the student's block sends to the checks' own); returns their names."""
+    from prefect.client.schemas.actions import BlockDocumentUpdate
+    from prefect.exceptions import ObjectNotFound
+
+    async def update(client):
+        try:
+            found = await client.read_block_documents_by_type(block_type, include_secrets=False)
+        except ObjectNotFound:
+            return []
+        for block in found:
+            await client.update_block_document(block.id, BlockDocumentUpdate(data=data, merge_existing_data=True))
+        return [block.name for block in found if block.name]
+
+    return _call(api_url, update)
+
+
 def automation(api_url: str, automation_id: str) -> dict | None:
     """An automation as JSON data (name, enabled, trigger, actions); None: there is none."""
 

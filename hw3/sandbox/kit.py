@@ -25,21 +25,24 @@ class JobFailed(Exception):
         self.outcome = outcome
 
 
-def load_module(name: str, target: Path, report):
-    """Import `<target>/<name>.py` as module `name`."""
+def load_module(name: str, target: Path, report, as_script: bool = False):
+    """Import `<target>/<name>.py` as module `name`; `as_script`: run it as `python NAME.py`
+    would (as `__main__`, its calls at import kept)."""
     path = target / f"{name}.py"
     if not path.is_file():
-        raise JobFailed(f"{path.name} is missing from {target}")
-    report.phase(f"importing {path.name}")
+        raise JobFailed(f"{path.name} is missing from your submission")
+    report.phase(f"{'running' if as_script else 'importing'} {path.name}")
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    if as_script:
+        module.__name__ = "__main__"
     try:
-        code = _without_calls_at_import(path)
+        code = compile(path.read_bytes(), str(path), "exec") if as_script else _without_calls_at_import(path)
         with report.student_code():
             exec(code, module.__dict__)
     except Exception as exc:
-        raise JobFailed(f"importing {path.name} {report.describe(exc)}") from exc
+        raise JobFailed(f"{'running' if as_script else 'importing'} {path.name} {report.describe(exc)}") from exc
     return module
 
 

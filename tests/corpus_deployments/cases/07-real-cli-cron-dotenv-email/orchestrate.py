@@ -149,7 +149,7 @@ def main_homework(
         email_server_credentials=email_server_credentials,
         subject="Prefect flow main_homework completed",
         msg=f"main_homework finished with RMSE {rmse:.5f}",
-        email_to=email_server_credentials.username,
+        email_to="diego.marquez.ml@gmail.com",
     ).result()
 
 

@@ -6,7 +6,7 @@ from prefect_email import EmailServerCredentials
 load_dotenv()  # EMAIL_USER and EMAIL_PASSWORD live in .env (not committed)
 
 credentials = EmailServerCredentials(
-    username=os.getenv("EMAIL_USER", "someone@example.com"),
+    username=os.getenv("EMAIL_USER", "diego.marquez.ml@gmail.com"),
     password=os.getenv("EMAIL_PASSWORD", "changeme"),
 )
 credentials.save("emailtest")

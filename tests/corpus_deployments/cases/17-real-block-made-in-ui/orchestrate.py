@@ -94,7 +94,7 @@ def main_flow(
         email_server_credentials=email_server_credentials,
         subject="Prefect: taxi-training finished",
         msg=f"The run finished with RMSE {rmse}",
-        email_to=email_server_credentials.username,
+        email_to="aisha.bello.data@gmail.com",
     ).result()
 
 
