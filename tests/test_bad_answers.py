@@ -92,9 +92,9 @@ def test_a_byte_order_mark_is_fine(tmp_path):
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda path: None, "{path} is missing: copy homework/answers.toml there and fill it in"),
-        (lambda path: path.write_bytes('q1 = "caf\xe9"\n'.encode("latin-1")), "{path} is not UTF-8 text: save it as UTF-8 (plain text) and grade again"),
-        (lambda path: path.mkdir(), "{path} cannot be read (IsADirectoryError: Is a directory); it must be a text file like homework/answers.toml"),
+        (lambda path: None, "answers.toml is missing from your submission: copy the homework's answers.toml there and fill it in"),
+        (lambda path: path.write_bytes('q1 = "caf\xe9"\n'.encode("latin-1")), "answers.toml is not UTF-8 text: save it as UTF-8 (plain text) and grade again"),
+        (lambda path: path.mkdir(), "answers.toml cannot be read (IsADirectoryError: Is a directory); it must be a text file like homework/answers.toml"),
     ],
     ids=["missing", "latin-1", "a folder"],
 )

@@ -129,7 +129,7 @@ def test_memory_limit(tmp_path):
 def test_missing_homework_file(tmp_path):
     (tmp_path / "target").mkdir()
     result = run_probe("flow", tmp_path / "target", Sandbox(tmp_path / "sandbox", ""), jobs=FLOWS_JOBS, date="2021-08-15")
-    assert (result.outcome, result.reason) == (FAILED, f"homework.py is missing from {tmp_path / 'target'}")
+    assert (result.outcome, result.reason) == (FAILED, "homework.py is missing from your submission")
 
 
 # -- answers.toml -------------------------------------------------------------------------
@@ -197,7 +197,7 @@ def test_stray_lines_are_notes_that_cost_nothing(tmp_path):
 def test_missing_answers_file_costs_every_answer(tmp_path):
     parsed = answers.read(tmp_path, COURSE)
     assert set(parsed.problems) == {q.key for q in COURSE.questions}
-    assert parsed.problems["q1"] == f"{tmp_path / 'answers.toml'} is missing: copy homework/answers.toml there and fill it in"
+    assert parsed.problems["q1"] == "answers.toml is missing from your submission: copy the homework's answers.toml there and fill it in"
 
 
 # -- cron by meaning ---------------------------------------------------------------------

@@ -128,10 +128,10 @@ def read(folder: Path, course: Catalogue) -> Answers:
 
 def _unreadable(path: Path, exc: Exception) -> str:
     if isinstance(exc, FileNotFoundError):
-        return f"{path} is missing: copy homework/{FILE_NAME} there and fill it in"
+        return f"{path.name} is missing from your submission: copy the homework's {FILE_NAME} there and fill it in"
     if isinstance(exc, UnicodeDecodeError):
-        return f"{path} is not UTF-8 text: save it as UTF-8 (plain text) and grade again"
-    return f"{path} cannot be read ({type(exc).__name__}: {exc.strerror}); it must be a text file like homework/{FILE_NAME}"
+        return f"{path.name} is not UTF-8 text: save it as UTF-8 (plain text) and grade again"
+    return f"{path.name} cannot be read ({type(exc).__name__}: {exc.strerror}); it must be a text file like homework/{FILE_NAME}"
 
 
 def _charge(answers: Answers, question: Question | None, message: str) -> None:

@@ -33,6 +33,23 @@ def _tolerance(text: str) -> float:
     return max(TOLERANCE, 0.5 * 10.0**-decimals * (1 + 1e-9))
 
 
+def reading(figure: str, message: str) -> Reading:
+    """A figure as written, with the tolerance of its printed digits."""
+    return Reading(float(figure), _tolerance(figure), message.strip())
+
+
+def reported_errors(messages: Iterable[str]) -> list[Reading]:
+    """Every figure a run reported of its error: the last decimal number of each message that
+    mentions an MSE or RMSE, and each message that is one number alone (a printed figure)."""
+    found = []
+    for message in messages:
+        numbers = NUMBER.findall(message)
+        decimals = [n for n in numbers if "." in n]
+        if decimals and ("mse" in message.lower() or NUMBER.fullmatch(message.strip())):
+            found.append(reading(decimals[-1], message))
+    return found
+
+
 def validation_mse(messages: Iterable[str]) -> Reading | None:
     """The validation MSE in the last message that reports one, None if none does."""
     for message in reversed(list(messages)):
