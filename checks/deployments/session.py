@@ -447,7 +447,7 @@ class GradingSession(Session):
         self._mark("runs ended")
         ended = [run for run in ran.runs.values() if run.record and run.record.final]
         with ThreadPoolExecutor(max_workers=max(len(ended), 1)) as waiting:  # each run's records, once they arrived
-            for run, found in zip(ended, waiting.map(lambda r: api.evidence(self.api_url, r.record.id, by_worker=True), ended)):
+            for run, found in zip(ended, waiting.map(lambda r: api.evidence(self.api_url, r.record.id), ended)):
                 run.evidence, run.record = found, found.run
         self._mark("evidence arrived")
         if ran.flaky:
@@ -461,6 +461,10 @@ class GradingSession(Session):
         the months' paths when the flow takes them (else its defaults find them there), and the
         checks' address for a parameter that takes one (the email run)."""
         if flow is None:
+            main = self.target / code_module.MAIN_FILE
+            if main.is_file() and "NotImplementedError" in main.read_text(encoding="utf-8", errors="replace"):
+                return FlowRun(name, {}, problem=f"{code_module.MAIN_FILE} has no @flow yet: main_flow still raises "
+                                                 "NotImplementedError", not_attempted=True)
             files = ", ".join(sorted({f.file for f in self.code.flows})) or "none of your files"
             return FlowRun(name, {}, problem=f"no @flow of your code trains the model (flows found in: {files}): "
                                              f"make the training script's main function a flow in {code_module.MAIN_FILE}")

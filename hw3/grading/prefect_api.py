@@ -222,12 +222,11 @@ class ArtifactRecord:
     description: str | None
 
 
-# The last record a run's process sends: the flow engine's last log (task runs log the same
-# words, so only a log of the flow run itself counts), or, for a run a worker started, the
-# worker's log that the process has ended (sent once the process exited, after the process
-# itself flushed what it held).
+# The last record of a run: the flow engine's last log, which its process sends as it exits
+# (task runs log the same words, so only a log of the flow run itself counts), or, when the
+# process died before (a crash), the worker's log that it exited with an error.
 ENGINE_FINISHED = "Finished in state"
-WORKER_EXITED = re.compile(r"^Process for flow run .* (exited|reported a handled outcome)")
+WORKER_EXITED = re.compile(r"^(Process exited with status code|Process for flow run .* exited with status code)")
 
 
 @dataclass(frozen=True)
@@ -241,9 +240,9 @@ class Evidence:
     missing: str | None  # what had not arrived when the wait ran out
 
 
-def evidence(api_url: str, flow_run_id: str, *, by_worker: bool = False, wait_s: float = WAIT_S) -> Evidence:
+def evidence(api_url: str, flow_run_id: str, *, wait_s: float = WAIT_S) -> Evidence:
     """The flow run's records on the server, read once they are all there: the run has ended,
-    its last record has arrived (ENGINE_FINISHED; WORKER_EXITED when `by_worker`), and each task
+    its last record has arrived (ENGINE_FINISHED, or WORKER_EXITED), and each task
     run a log names is recorded and has ended. Logs, events and artifacts reach the server from
     the run's process in batches, so a read the moment a run ends can miss some. Reads again
     every SETTLE_S for at most `wait_s`; `missing` then says what had not arrived."""
@@ -264,12 +263,12 @@ def evidence(api_url: str, flow_run_id: str, *, by_worker: bool = False, wait_s:
     while True:
         run, tasks, logs, artifacts = _call(api_url, read)
         own = [log.message for log in logs if not log.task_run_id]
-        last = any(WORKER_EXITED.match(m) for m in own) if by_worker else any(m.startswith(ENGINE_FINISHED) for m in own)
+        last = any(m.startswith(ENGINE_FINISHED) or WORKER_EXITED.match(m) for m in own)
         unrecorded = {log.task_run_id for log in logs if log.task_run_id} - {task.id for task in tasks}
         running = [task.name for task in tasks if not (task.state and task.state.is_final())]
         missing = [what for what, absent in (
             (f"its end (it is {run.state_name})", not (run.state and run.state.is_final())),
-            ("the worker's record that its process ended" if by_worker else "the flow engine's last log", not last),
+            ("its last log (the flow engine's, or the worker's that its process died)", not last),
             (f"{len(unrecorded)} task run(s) that its logs name", bool(unrecorded)),
             (f"the end of task run(s) {', '.join(sorted(running))}", bool(running))) if absent]
         if not missing or time.monotonic() > deadline:
