@@ -62,13 +62,18 @@ class Question:
     def clearly_closest(self, value: object) -> str | None:
         """The option a number written in full (11.63703..., 13191) stands for: the closest
         option, when the number lies within a quarter of the gap to that option's nearest
-        neighbour; None when it is no number, the options are not numbers, or it is unclear."""
-        figure = _number(" ".join(str(value).split())) if not isinstance(value, bool) else None
+        neighbour; None when it is no number, the options are not numbers, or it is unclear.
+        A number with as many significant digits as that option, but other ones, is a mistype
+        of it (5.19331 for 5.19931), not the option written in full: None."""
+        text = " ".join(str(value).split())
+        figure = _number(text) if not isinstance(value, bool) else None
         numbers = [_number(option) for option in self.options]
         if figure is None or None in numbers or len(numbers) < 2:
             return None
         closest = self.closest_option(figure)
         gap = min(abs(n - _number(closest)) for n in numbers if n != _number(closest))
+        if _significant(text) == _significant(closest) and figure != _number(closest):
+            return None
         return closest if abs(figure - _number(closest)) <= gap / 4 else None
 
     def part(self, part_id: str) -> Part | None:
@@ -112,6 +117,13 @@ def _number(text: str) -> float | None:
     """The number in an option or answer ("1,500 bytes" -> 1500.0), or None."""
     match = re.fullmatch(r"\s*([0-9][0-9,]*(?:\.[0-9]+)?)\s*(?:bytes?)?\s*", text)
     return float(match.group(1).replace(",", "")) if match else None
+
+
+def _significant(text: str) -> int:
+    """The significant digits of the number in `text` ("13,000 bytes" -> 2, "5.19931" -> 6)."""
+    digits = re.sub(r"[^0-9.]", "", text.split()[0] if text.split() else "")
+    whole, _, fraction = digits.partition(".")
+    return len((whole + fraction).lstrip("0")) if fraction else len(whole.strip("0"))
 
 
 def parse(text: str, source: str = str(CATALOGUE_FILE)) -> Catalogue:

@@ -53,12 +53,15 @@ atexit.register(_stop_grading_servers)
 # start first, and no long file starts last while the other worker idles.
 LONGEST_FIRST = (
     "test_corpus.py",  # 1210 s: the corpus, 86 submissions
+    "test_corpus_deployments.py",  # the 2023 real-shaped corpus, 25 submissions
+    "test_repeatable.py",  # two cohorts graded three times each
     "test_corpus_real.py",  # 700 s: 31 real-shaped submissions
     "test_hostile.py",  # 550 s
     "test_cohort.py",  # 400 s
     "test_deployments_checks.py",  # 380 s
     "test_deployments_release.py",  # 300 s
     "test_answers_hidden.py",  # 200 s
+    "test_links.py",
     "test_deployments_key.py",  # 150 s
 )
 

@@ -54,9 +54,6 @@ class FlowFunction:
     def notify_parameter(self) -> str | None:
         return next((p for p in self.parameters if NOTIFY_WORDS.search(p.lower())), None)
 
-    def absolute_defaults(self) -> list[str]:
-        """The defaults that are paths of the student's own machine."""
-        return [str(v) for v in self.defaults.values() if isinstance(v, str) and ABSOLUTE.match(v) and len(v) > 3]
 
 
 @dataclass
@@ -67,6 +64,7 @@ class Code:
     email_scripts: list[str] = field(default_factory=list)  # files that save an EmailServerCredentials block
     email_calls: list[bool] = field(default_factory=list)  # per call of email_send_message: whether in an `except`
     broken: dict[str, str] = field(default_factory=dict)  # file -> why it cannot be read
+    absolute_paths: list[tuple[str, int]] = field(default_factory=list)  # (file, line) of a data path of the student's machine
 
     def sends_only_on_failure(self) -> bool:
         """Whether every use of email_send_message is in an `except` branch (mail on failure only)."""
@@ -123,6 +121,8 @@ def read(folder: Path) -> Code:
             code.broken[path.name] = f"{type(exc).__name__}: {exc}"
             continue
         trains, artifact = bool(TRAINS.search(text)), "create_markdown_artifact" in text
+        code.absolute_paths += [(path.name, n.lineno) for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                                and ABSOLUTE.match(n.value) and (".parquet" in n.value or "data" in n.value)]
         if "EmailServerCredentials" in text and ".save(" in text:
             code.email_scripts.append(path.name)
         handled = {id(n) for h in ast.walk(tree) if isinstance(h, ast.ExceptHandler) for n in ast.walk(h)}

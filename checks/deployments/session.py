@@ -502,9 +502,11 @@ class GradingSession(Session):
 
     # -- what the checks read ---------------------------------------------------------
 
-    def flow_run(self, name: str, *, own_part: bool = True) -> api.RunRecord:
-        """The record of the run `name`, which must have completed; the check ends here
-        otherwise (with the reason, or, for a check of another part, with a pointer)."""
+    def flow_run(self, name: str, *, own_part: bool = True, ended: bool = False) -> api.RunRecord:
+        """The record of the run `name`, which must have completed (`ended`: ended in any
+        state, for a part whose evidence a run may leave before it fails later, in another
+        part's code); the check ends here otherwise (with the reason, or, for a check of
+        another part, with a pointer)."""
         run = self.ran().runs.get(name)
         if run is None:
             fail(f"the checks did not run the flow for {name} (an error in the checks; please report it)")
@@ -516,15 +518,15 @@ class GradingSession(Session):
         if not record.final:
             fail(f"{what} did not end within {RUN_TIMEOUT_S:g} s (it is {record.state_name or 'not even scheduled'})"
                  + self.worker_hint(record))
-        if record.state_type != "COMPLETED":
+        if record.state_type != "COMPLETED" and not ended:
             message = " ".join(str(record.state_message or "").split())
             if "NotImplementedError" in message:
                 not_attempted(f"the flow run ended {record.state_name}: main_flow (or a task it calls) still raises NotImplementedError")
             reason = f"{what} ended {record.state_name}: {self.cause(name) or message or 'no cause was recorded'}"
-            absolute = run.flow.absolute_defaults() if run.flow and not run.parameters else []
-            if absolute:
-                reason += (f"; its default path {absolute[0]!r} is one of your own machine: give the flow the months' paths "
-                           "as parameters, or default to the course's relative paths (./data/...)")
+            absolute = [(f, n) for f, n in self.code.absolute_paths if run.flow and f == run.flow.file]
+            if absolute and "FileNotFoundError" in reason:
+                reason += (f"; {absolute[0][0]}, line {absolute[0][1]} names a data file by a path of your own machine: give "
+                           "the flow the months' paths as parameters, or use the course's relative paths (./data/...)")
             fail(reason if own_part else f"not seen: {reason}")
         return record
 
@@ -554,8 +556,9 @@ class GradingSession(Session):
 
     def evidence(self, name: str) -> api.Evidence:
         """What the run `name` sent to the server (its logs, task runs, artifacts), read once it
-        had all arrived; the check ends here when the run did not complete, as flow_run says."""
-        self.flow_run(name, own_part=False)
+        had all arrived, whether the run completed or failed later; the check ends here when
+        the run did not end, as flow_run says."""
+        self.flow_run(name, own_part=False, ended=True)
         return self.ran().runs[name].evidence
 
     def reported_rmse(self, name: str) -> list[measure.Reading]:

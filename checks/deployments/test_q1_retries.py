@@ -13,14 +13,24 @@ RETRIES, RETRY_DELAY_S = 3, 2
 
 
 def read_tasks(grading):
-    """The "Read taxi data" task runs of the retries run (which may have failed)."""
+    """The "Read taxi data" task runs of the retries run (which may have failed). When none of
+    them read the file whose first read fails, the read that did is looked for in the flow
+    runs the run's process started itself (a flow called at import, without a __main__
+    guard, runs first): the task runs of that name that started when the file was read."""
+    from hw3.grading import prefect_api as api
+
     run = grading.ran().runs["retries"]
     if run.problem or run.evidence is None:
         grading.flow_run("retries")  # ends the check with the reason
     record, tasks = run.evidence.run, list(run.evidence.tasks)
     if not tasks and record.state_type != "COMPLETED":
         grading.flow_run("retries")
-    return record, [t for t in tasks if t.name.rsplit("-", 1)[0] == TASK], tasks
+    reads = [t for t in tasks if t.name.rsplit("-", 1)[0] == TASK]
+    flaky = grading.ran().flaky
+    if reads and all(t.run_count < 2 and t.state_type == "COMPLETED" for t in reads) and flaky and flaky.opened_at:
+        nested = api.task_runs_named(grading.api_url, TASK, flaky.opened_at - 5, flaky.opened_at + 1)
+        reads = [t for t in nested if t.id not in {r.id for r in reads}] or reads
+    return record, reads, tasks
 
 
 def test_q1_retries_read_task_is_named(grading):
@@ -53,6 +63,7 @@ def test_q1_retries_failed_read_is_retried(grading):
         fail(f"the first read of train_path failed (the checks cut the file short once, as a network read that "
              f"breaks off) and the task {task.name.rsplit('-', 1)[0]!r} was not retried ({policy}): it ended {task.state_name} "
              f"after {task.run_count} attempt(s)")
+    grading.flow_run("retries")  # the run failed with it: its reason names the student's file and line
     fail(f"the task {task.name.rsplit('-', 1)[0]!r} ({policy}) ended {task.state_name} after {task.run_count} attempt(s): "
          f"{' '.join(str(task.state_message).split())[:300]}")
 

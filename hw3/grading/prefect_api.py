@@ -401,6 +401,23 @@ def task_runs(api_url: str, flow_run_id: str) -> list[TaskRunRecord]:
     return [_task_record(task) for task in _call(api_url, read)]
 
 
+def task_runs_named(api_url: str, name: str, since: float, until: float) -> list[TaskRunRecord]:
+    """The task runs of any flow run called `name` ("Read taxi data-1a2" counts) that started
+    between `since` and `until` (POSIX seconds)."""
+    import datetime
+
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterStartTime
+
+    def moment(seconds: float):
+        return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+
+    async def read(client):
+        window = TaskRunFilterStartTime(after_=moment(since), before_=moment(until))
+        return await client.read_task_runs(task_run_filter=TaskRunFilter(start_time=window), limit=PAGE)
+
+    return [_task_record(t) for t in _call(api_url, read) if t.name.rsplit("-", 1)[0] == name]
+
+
 def artifacts(api_url: str, flow_run_id: str) -> list[ArtifactRecord]:
     """The artifacts a flow run (or one of its task runs) created."""
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
