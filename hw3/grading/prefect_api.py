@@ -15,6 +15,7 @@ from hw3.errors import Hw3Error
 
 SETTLE_S = 1.0  # pause between two reads of a flow run's records
 WAIT_S = 30.0  # the longest wait for them to be complete (a loaded server records events late)
+STALLED_READS = 3  # a run that has not ended, whose records stayed the same this many reads: nothing more comes
 PAGE = 200  # objects read in one request (the server's most)
 
 
@@ -53,59 +54,6 @@ def flow_run(api_url: str, flow_run_id: str) -> FlowRunRecord:
     for task in found.tasks:
         names += [task.name.rsplit("-", 1)[0], task.task_key.rsplit("-", 1)[0]]
     return FlowRunRecord(found.run.state_type, found.run.state_name, tuple(names), found.logs)
-
-
-@dataclass(frozen=True)
-class Schedule:
-    cron: str | None  # None: not a cron schedule
-    timezone: str | None
-    active: bool
-
-
-def _call(api_url: str, work):
-    """Run `await work(client)` with a Prefect client of the server at api_url (made for it:
-    changing the settings' API URL rebuilds all of Prefect's settings, which costs more)."""
-    from prefect.client.orchestration import PrefectClient
-
-    async def go():
-        async with PrefectClient(api_url) as client:
-            return await work(client)
-
-    return asyncio.run(go())
-
-
-def flow_run(api_url: str, flow_run_id: str) -> FlowRunRecord:
-    """The flow run's state, task runs and logs, once the server has recorded them all.
-
-    Logs reach the server directly, task runs as events a moment later: read again until every
-    task run that a log names is there and finished (or, with no such log, until nothing changed
-    for SETTLE_S), for at most WAIT_S.
-    """
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
-    from prefect.client.schemas.sorting import LogSort
-
-    run_id = UUID(flow_run_id)
-
-    async def read(client):
-        run = await client.read_flow_run(run_id)
-        tasks = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
-        logs = await client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])), sort=LogSort.TIMESTAMP_ASC)
-        names = []
-        for task in tasks:
-            names += [task.name.rsplit("-", 1)[0], task.task_key.rsplit("-", 1)[0]]
-        logged = {log.task_run_id for log in logs if log.task_run_id}
-        complete = logged <= {task.id for task in tasks} and all(task.state and task.state.is_final() for task in tasks)
-        record = FlowRunRecord(run.state_type.value, run.state_name, tuple(names), tuple(log.message for log in logs))
-        return record, complete, bool(logged)
-
-    deadline = time.monotonic() + WAIT_S
-    previous = None
-    while True:
-        record, complete, evidence = _call(api_url, read)
-        if complete and (evidence or record == previous) or time.monotonic() > deadline:
-            return record
-        previous = record
-        time.sleep(SETTLE_S)
 
 
 def deployment_schedules(api_url: str, deployment_id: str) -> list[Schedule]:
@@ -260,8 +208,11 @@ def evidence(api_url: str, flow_run_id: str, *, wait_s: float = WAIT_S) -> Evide
         return run, tasks, logs, artifacts
 
     deadline = time.monotonic() + wait_s
+    seen, unchanged = None, 0
     while True:
         run, tasks, logs, artifacts = _call(api_url, read)
+        now = (run.state_name, len(logs), len(tasks), len(artifacts))
+        unchanged, seen = (unchanged + 1 if now == seen else 0), now
         own = [log.message for log in logs if not log.task_run_id]
         last = any(m.startswith(ENGINE_FINISHED) or WORKER_EXITED.match(m) for m in own)
         unrecorded = {log.task_run_id for log in logs if log.task_run_id} - {task.id for task in tasks}
@@ -271,7 +222,8 @@ def evidence(api_url: str, flow_run_id: str, *, wait_s: float = WAIT_S) -> Evide
             ("its last log (the flow engine's, or the worker's that its process died)", not last),
             (f"{len(unrecorded)} task run(s) that its logs name", bool(unrecorded)),
             (f"the end of task run(s) {', '.join(sorted(running))}", bool(running))) if absent]
-        if not missing or time.monotonic() > deadline:
+        stalled = unchanged >= STALLED_READS and not (run.state and run.state.is_final())  # its process is gone
+        if not missing or stalled or time.monotonic() > deadline:
             break
         time.sleep(SETTLE_S)
     ordered = sorted(tasks, key=lambda t: (t.start_time or t.expected_start_time or t.created).timestamp())
