@@ -17,9 +17,9 @@ The session does, once, in a thread of its own as soon as it opens (`start`):
 3. deploys the student's flow once per run (the flow their deployment names, else the one of
    orchestrate.py that trains), each from a folder of its own (a copy of the submission with
    `data/` holding the sample months: the course's relative paths resolve there), and
-   triggers at once the runs that the selected checks read (RUNS): `worker` (Q3, Q4, Q6),
-   `retries` (Q1: its training file fails its first read, services.FlakyFile), `email` (Q5)
-   and, when the run's flow makes no artifact but a copy of the script does, `artifact`
+   triggers at once the runs that the selected checks read (RUNS): `worker` (Q3, Q4, Q6, and
+   Q5: given the checks' address), `retries` (Q1: its training file fails its first read,
+   services.FlakyFile) and, when the run's flow makes no artifact but a copy of the script does, `artifact`
    (Q4); then waits for them to end and for what they sent to arrive (prefect_api.evidence).
 
 A mistake in one part thus costs that part. What the session did and when is in
@@ -66,10 +66,10 @@ OLD_DEPLOYMENT_FILES = ("deployment.yaml", "deployment.yml", "*-deployment.yaml"
 EMAIL_BLOCK_TYPE = "email-server-credentials"
 TRAIN, VAL = (2023, 1), (2023, 2)  # the sample months the runs read
 NOTIFY_DOMAIN = "@hw3-checks.example.com"
-NOTIFY_TO = "student-{token}" + NOTIFY_DOMAIN  # the address of the email run, of this session only
+NOTIFY_TO = "student-{token}" + NOTIFY_DOMAIN  # the address the worker run mails, of this session only
 WORKER_PROCESSES = 512  # the worker, a process per flow run and their threads
 RUN_TIMEOUT_S = 150.0  # from the runs' creation to their end
-MAIL_WAIT_S = 5.0  # after the email run ended, for its message
+MAIL_WAIT_S = 5.0  # after the worker run ended, for its message
 AUTOMATION_WAIT_S = 30.0  # after the first run completed, for the automation to act (events are persisted every few seconds)
 DEPLOY_TIMEOUT_S = 120.0
 # The worker polls every second; one thread per numeric library per flow run (2 cores, and
@@ -89,9 +89,8 @@ READERS = {
 }
 # The flow runs, and the questions whose checks read them.
 RUNS = {
-    "worker": {"Q3", "Q4", "Q6"},
+    "worker": {"Q3", "Q4", "Q5", "Q6"},  # given the checks' address when the flow takes one (Q5)
     "retries": {"Q1"},
-    "email": {"Q5"},
     "artifact": {"Q4"},  # only when the flow run makes no artifact and a copy of the script does
 }
 DEPLOY_READERS = {"Q1", "Q2", "Q3", "Q4", "Q5", "Q6"}
@@ -402,16 +401,12 @@ class GradingSession(Session):
         wanted = [name for name, readers in RUNS.items() if readers & self.questions and name != "artifact"]
         second = self.code.artifact_flow(self.flow) if "Q4" in self.questions else None
         wanted += ["artifact"] if second else []
-        if "email" in wanted:
-            email = self.run("email_block")
-            if email.ok:  # the student's block, whatever its name, sends to the checks' mail server
-                ran.email_blocks = api.repoint_blocks(self.api_url, EMAIL_BLOCK_TYPE, {"smtp_server": "127.0.0.1", "smtp_port": self.mail.port,
-                                                                    "smtp_type": "INSECURE"})
+        if "Q5" in self.questions and self.run("email_block").ok:
+            # the student's block, whatever its name, sends to the checks' mail server
+            ran.email_blocks = api.repoint_blocks(self.api_url, EMAIL_BLOCK_TYPE, {"smtp_server": "127.0.0.1", "smtp_port": self.mail.port,
+                                                                                "smtp_type": "INSECURE"})
         for name in wanted:
             ran.runs[name] = self._prepared(name, second if name == "artifact" else self.flow, ran)
-            if name == "email" and not email.ok:
-                ran.runs[name].problem = f"the email block was not saved: {email.reason}"
-                ran.runs[name].not_attempted = email.outcome == "not attempted"
         worker = ran.runs.get("worker")
         if worker and worker.deployment_id:
             deployed.used = api.read_deployment(self.api_url, worker.deployment_id)
@@ -459,7 +454,7 @@ class GradingSession(Session):
         """The run `name` of `flow`, deployed by the checks from a folder of its own: a copy of
         the submission whose data/ (and ../data/) holds the sample months; its parameters are
         the months' paths when the flow takes them (else its defaults find them there), and the
-        checks' address for a parameter that takes one (the email run)."""
+        checks' address for a parameter that takes one (the worker run)."""
         if flow is None:
             main = self.target / code_module.MAIN_FILE
             if main.is_file() and "NotImplementedError" in main.read_text(encoding="utf-8", errors="replace"):
@@ -485,7 +480,7 @@ class GradingSession(Session):
         months = flow.month_parameters()
         if months:
             parameters = {months[0]: str(train), months[1]: str(val)}
-        if name == "email" and flow.notify_parameter():
+        if name == "worker" and flow.notify_parameter():
             parameters[flow.notify_parameter()] = self.notify_to
         run = FlowRun(name, parameters, flow=flow)
         try:

@@ -1,7 +1,7 @@
 """Q5: the student's code saves an EmailServerCredentials block (the stub's save_email_block,
 or a script of their own, under any block name), which the checks point at their mail server,
-and the email run of the flow (given the checks' address when it takes one) sends a message
-there by the time it completes (part `email`); q5 is right (part `answer`)."""
+and the flow's run (given the checks' address when it takes one) sends a message there by the
+time it completes (part `email`); q5 is right (part `answer`)."""
 
 from checks.deployments.session import MAIL_WAIT_S
 from hw3.grading import prefect_api as api
@@ -25,10 +25,13 @@ def test_q5_email_block_is_saved(grading):
 
 
 def test_q5_email_reaches_the_mail_server(grading):
-    grading.flow_run("email")
+    block = grading.run("email_block")
+    if not block.ok:
+        grading.finished("email_block", "Q5.email")  # ends here, with why the block was not saved
+    grading.flow_run("worker")
     if grading.mail.wait_for(None, MAIL_WAIT_S):
         return
-    what = "the email run completed, but no message reached the mail server"
+    what = "the flow run completed, but no message reached the mail server"
     if "never awaited" in grading.ran().worker_output:
         fail(f"{what}, and Python warned that a coroutine was never awaited: email_send_message is an async task; in a "
              "sync flow call it with .submit(...) and wait for its .result()")
