@@ -144,9 +144,7 @@ def test_single_grade_of_the_2022_homework(prefect_api_url, tmp_path, instructor
     leaky = grade(hostile(make_submission(tmp_path / "h"), instructor, "homework.py"), tmp_path / "gh", prefect_api_url)
     no_canary(leaky.output, json.dumps(leaky.results))
     assert "stolen.md is a link to a file outside your submission: left out" in leaky.output
-    assert leaky.scores()["Q1"] == 1  # the flow part: the code runs without its links
-    kept = grade(harmless(make_submission(tmp_path / "r"), "homework.py"), tmp_path / "gr", prefect_api_url)
-    assert kept.results["score"] == 10, kept.output[-3000:]
+    assert leaky.scores()["Q1"] == 1  # the flow part: the code runs without its links (harmless links: the cohort's test)
 
 
 def deployments_submission(folder: Path) -> Path:
