@@ -120,7 +120,7 @@ def _number(text: str) -> float | None:
 
 
 def _significant(text: str) -> int:
-    """The significant digits of the number in `text` ("13,000 bytes" -> 2, "5.19931" -> 6)."""
+    """The significant digits of the number in `text` ("1,500 bytes" -> 2, "5.19931" -> 6)."""
     digits = re.sub(r"[^0-9.]", "", text.split()[0] if text.split() else "")
     whole, _, fraction = digits.partition(".")
     return len((whole + fraction).lstrip("0")) if fraction else len(whole.strip("0"))

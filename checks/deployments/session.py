@@ -513,10 +513,10 @@ class GradingSession(Session):
         if not record.final:
             fail(f"{what} did not end within {RUN_TIMEOUT_S:g} s (it is {record.state_name or 'not even scheduled'})"
                  + self.worker_hint(record))
+        message = " ".join(str(record.state_message or "").split())
+        if record.state_type != "COMPLETED" and "NotImplementedError" in message:
+            not_attempted(f"the flow run ended {record.state_name}: main_flow (or a task it calls) still raises NotImplementedError")
         if record.state_type != "COMPLETED" and not ended:
-            message = " ".join(str(record.state_message or "").split())
-            if "NotImplementedError" in message:
-                not_attempted(f"the flow run ended {record.state_name}: main_flow (or a task it calls) still raises NotImplementedError")
             reason = f"{what} ended {record.state_name}: {self.cause(name) or message or 'no cause was recorded'}"
             absolute = [(f, n) for f, n in self.code.absolute_paths if run.flow and f == run.flow.file]
             if absolute and "FileNotFoundError" in reason:
