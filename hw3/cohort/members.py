@@ -20,7 +20,6 @@ from hw3.errors import Hw3Error
 # What a worker receives of a submission: its code, answers, settings and notebooks (not its
 # trip files or models, which the checks do not read).
 SHIPPED_SUFFIXES = {".py", ".toml", ".ipynb", ".yaml", ".yml", ".md", ".txt", ".json", ".cfg", ".ini", ".sh"}
-SKIPPED_FOLDERS = submission.SKIPPED_FOLDERS
 # What the rule left out travels as an empty entry of its kind, never its target or content.
 # (a link's text is ours: "/" for a link out of the submission, a missing name for a link to nothing).
 LEFT_OUT_KINDS = {"outside": (stat.S_IFLNK, "/"), "dangling": (stat.S_IFLNK, ".hw3-missing"), "special": (stat.S_IFIFO, "")}
@@ -38,7 +37,7 @@ class Member:
     @cached_property
     def shipped(self) -> submission.Files:
         """The files that go to the worker (hw3/submission.py's rule), in a stable order."""
-        return submission.scan(self.folder, skip_folders=SKIPPED_FOLDERS, keep=lambda relative: (
+        return submission.scan(self.folder, keep=lambda relative: (
             relative.suffix in SHIPPED_SUFFIXES and not any(p.startswith(".") for p in relative.parts)))
 
     @cached_property

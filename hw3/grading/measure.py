@@ -56,6 +56,5 @@ def validation_mse(messages: Iterable[str]) -> Reading | None:
         lowered = message.lower()
         numbers = NUMBER.findall(message)
         if "mse" in lowered and "val" in lowered and numbers:
-            figure = ([n for n in numbers if "." in n] or numbers)[-1]
-            return Reading(float(figure), _tolerance(figure), message.strip())
+            return reading(([n for n in numbers if "." in n] or numbers)[-1], message)
     return None
