@@ -4,8 +4,8 @@ every question "not attempted", and each realistic mistake costs its own questio
 
 Each grading runs the checks in a child process (`--results-json`) against one Prefect server
 of this module (started like the checks' own: `prefect server start`, services on, so its
-automations act). A grading deploys the folder, starts a worker and runs the flow three times,
-so it takes 15-45 s; to stay within a few minutes, each mistake folder holds several
+automations act). A grading deploys the folder, starts a worker and runs the flow twice, so
+it takes 15-45 s; to stay within a few minutes, each mistake folder holds several
 mistakes of different questions, and the test asserts every question's marks: a mistake that
 leaked into another question would show there.
 """
@@ -182,11 +182,14 @@ MISTAKES = {
         {"Q1": "was not retried", "Q2": "does not fire at the times asked for", "Q3": "the course pipeline gives",
          "Q5": "never awaited"},
     ),
-    "another pool's name (any counts), no artifact, an automation on Running runs, a wrong q1": (
+    "another pool's name (any counts), no artifact, the RMSE only returned (not logged nor tracked: Q3 keeps it), "
+    "an automation on Running runs, a wrong q1": (
         {
             "prefect.yaml": [("name: taxi-pool", "name: taxi_pool")],
             "orchestrate.py": [
                 ('    create_markdown_artifact(key=ARTIFACT_KEY, markdown=markdown, description="Validation RMSE of the duration model")\n', ""),
+                ('        mlflow.log_metric("rmse", rmse)\n', ""),
+                ('    logger.info(f"validation RMSE: {rmse}")\n', ""),
             ],
             "automation.py": [('expect={"prefect.flow-run.Completed"}', 'expect={"prefect.flow-run.Running"}')],
             "answers.toml": [("q1 = '@task(retries=3, retry_delay_seconds=2, name=\"Read taxi data\")'",

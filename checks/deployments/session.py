@@ -82,6 +82,16 @@ WORKER_ENV = {
     "PYTHONUNBUFFERED": "1",
 }
 
+# A flow's return value is kept, as JSON, in its run's folder (RESULTS_FOLDER), for a flow that
+# returns its RMSE; tasks' results stay unkept (a DataFrame is not JSON). A value JSON cannot
+# hold is not kept: Prefect logs a warning, and the run goes on.
+RESULTS_ENV = {
+    "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+    "PREFECT_TASKS_DEFAULT_PERSIST_RESULT": "false",
+    "PREFECT_RESULTS_DEFAULT_SERIALIZER": "json",
+}
+RESULTS_FOLDER = "results"
+
 # The probe runs, and the questions whose checks read them.
 READERS = {
     "email_block": {"Q5"},  # save_email_block(host, port), or the student's script that saves the block
@@ -484,8 +494,9 @@ class GradingSession(Session):
             parameters[flow.notify_parameter()] = self.notify_to
         run = FlowRun(name, parameters, flow=flow)
         try:
+            env = {**RESULTS_ENV, "PREFECT_LOCAL_STORAGE_PATH": str(folder / RESULTS_FOLDER)}
             run.deployment_id = api.create_code_deployment(self.api_url, flow.name, f"hw3-{name}-{self.token}", work_pool=POOL,
-                                                           entrypoint=flow.entrypoint, directory=str(work))
+                                                           entrypoint=flow.entrypoint, directory=str(work), env=env)
         except Exception as exc:
             run.problem = f"the checks could not deploy your flow {flow.function} ({type(exc).__name__}: {exc})"
         return run
@@ -558,28 +569,56 @@ class GradingSession(Session):
 
     def reported_rmse(self, name: str) -> list[measure.Reading]:
         """Every RMSE the run `name` reported, wherever the student left it: its log lines (and
-        printed lines, with log_prints), its markdown artifacts, and the metrics of the MLflow
-        stores in its folder (a SQLite file, read only)."""
+        printed lines, with log_prints), its markdown artifacts, the metrics of the MLflow
+        stores in its folder (a SQLite file, read only) and the value its flow returned."""
         found = self.ran().runs[name].evidence
         readings = measure.reported_errors(found.logs)
         for artifact in found.artifacts:
             if artifact.type == "markdown":
                 readings += [measure.reading(n, f"the markdown artifact shows {n}") for n in measure.NUMBER.findall(str(artifact.data)) if "." in n]
-        return readings + self.mlflow_metrics(self.deploy_sandbox.folder / "flows" / name / "work")
+        folder = self.deploy_sandbox.folder / "flows" / name
+        return readings + self.mlflow_metrics(folder / "work") + self.returned(folder / RESULTS_FOLDER)
 
     @staticmethod
     def mlflow_metrics(folder: Path) -> list[measure.Reading]:
-        """The rmse-like metrics of the MLflow SQLite stores under `folder`."""
+        """The rmse-like metrics of the MLflow SQLite stores under `folder` (read by the
+        submission's rule: no link out of the folder is followed)."""
         import sqlite3
 
         readings = []
-        for path in sorted(folder.rglob("*.db"))[:5]:
+        stores = submission.scan(folder, skip_patterns=(), keep=lambda relative: relative.suffix == ".db")
+        for path in list(stores.kept.values())[:5]:
             try:
                 with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
                     rows = db.execute("SELECT key, value FROM metrics WHERE lower(key) LIKE '%rmse%' LIMIT 20").fetchall()
             except sqlite3.Error:
                 continue
             readings += [measure.Reading(float(value), measure.TOLERANCE, f"MLflow metric {key} = {value}") for key, value in rows]
+        return readings
+
+    @staticmethod
+    def returned(folder: Path) -> list[measure.Reading]:
+        """The decimal numbers the flow returned (a number, or one in a list or mapping), from
+        its result kept as JSON in `folder` (RESULTS_ENV)."""
+        import json
+
+        def numbers(value, depth=0):
+            if isinstance(value, float):
+                yield value
+            elif isinstance(value, (list, dict)) and depth < 3:
+                for item in list(value.values() if isinstance(value, dict) else value)[:50]:
+                    yield from numbers(item, depth + 1)
+
+        readings = []
+        results = submission.scan(folder, skip_patterns=())
+        for relative in list(results.kept)[:20]:
+            try:
+                value = json.loads(results.read_bytes(relative))
+            except (OSError, ValueError):
+                continue
+            if isinstance(value, dict) and "result" in value and "metadata" in value:
+                value = value["result"]
+            readings += [measure.Reading(n, measure.TOLERANCE, f"your flow returned {n}") for n in numbers(value)]
         return readings
 
     def matching_rmse(self, name: str) -> measure.Reading | None:

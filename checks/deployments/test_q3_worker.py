@@ -1,6 +1,7 @@
 """Q3: the worker the checks started runs the student's flow on the sample months (train
 2023-01, validate 2023-02), and the run reports the validation RMSE that the course pipeline
-gives on them (oracle.py), wherever it reports it (part `worker`); a run that fails later, in
+gives on them (oracle.py), wherever it reports it: logged, printed, tracked in MLflow, shown in
+an artifact or returned (part `worker`); a run that fails later, in
 another part's code (say, loading the email block), keeps this part; q3 is right (part
 `answer`)."""
 
@@ -27,7 +28,7 @@ def test_q3_worker_logs_the_validation_rmse(grading):
     exact, today = grading.oracle_rmse
     if not readings:
         fail("the flow run reported no validation RMSE: log it (get_run_logger(), or print it in a flow with "
-             "log_prints=True), or show it in the markdown artifact" + (f" ({missing})" if missing else ""))
+             "log_prints=True), track it as an MLflow metric, show it in the markdown artifact, or return it from the flow" + (f" ({missing})" if missing else ""))
     shown = "; ".join(r.message[:80] for r in readings[-3:])
     fail(f"the run reported {shown}; the course pipeline gives {exact:.5f} on the same months ({today:.5f} with "
          "xgboost's defaults of today): keep its features (PU_DO, trip_distance) and xgboost parameters")

@@ -295,15 +295,18 @@ def deployments_named(api_url: str, name: str) -> list[DeploymentRecord]:
     return _call(api_url, read)
 
 
-def create_code_deployment(api_url: str, flow_name: str, name: str, *, work_pool: str, entrypoint: str, directory: str) -> str:
+def create_code_deployment(api_url: str, flow_name: str, name: str, *, work_pool: str, entrypoint: str, directory: str,
+                           env: dict[str, str] | None = None) -> str:
     """A deployment that a worker of `work_pool` runs from the code in `directory` (a pull
-    step sets the working directory there), without schedule; returns its id."""
+    step sets the working directory there), with `env` added to its runs' environment,
+    without schedule; returns its id."""
 
     async def create(client):
         flow_id = await client.create_flow_from_name(flow_name)
         pull = [{"prefect.deployments.steps.set_working_directory": {"directory": directory}}]
         return str(await client.create_deployment(flow_id=flow_id, name=name, work_pool_name=work_pool, entrypoint=entrypoint,
-                                                  pull_steps=pull, enforce_parameter_schema=False))
+                                                  pull_steps=pull, enforce_parameter_schema=False,
+                                                  job_variables={"env": env} if env else None))
 
     return _call(api_url, create)
 
