@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -33,6 +34,8 @@ from hw3.errors import Hw3Error
 from hw3.fsutil import atomic_write
 
 KEY_FORMAT = 1
+MEANING_MONTHS = 24  # how many months before a day `meaning` looks for its training file
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 
@@ -106,6 +109,31 @@ class AnswerKey:
             return f"answers.toml has no student_id, but this course gives each student a variant: {default}; add your student_id = \"...\""
         return f"student_id {student_id!r} of answers.toml is not in the course's answer key: {default}; check the id against your handout"
 
+    def meaning(self, course: catalogue.Catalogue) -> str:
+        """A digest of what the key grades as right, not of its salt (two keys built from the
+        same reference have the same meaning): each answer read back as the option of its
+        question it is the digest of, each day's paths as the trip files of the months around
+        the day that they name. A digest that reads back as nothing counts as itself."""
+        from hw3.tripdata import month_file
+
+        options = {q.key: list(q.options) for q in course.questions}
+
+        def clear(answers: dict[str, str], own: dict[str, list[str]]) -> dict[str, str]:
+            return {q: next((o for o in own.get(q, options.get(q, ())) if self.digest("answer", q, o) == d), d)
+                    for q, d in answers.items()}
+
+        def files_near(day: str) -> list[str]:
+            year, month = int(day[:4]), int(day[5:7])
+            months = [(year * 12 + month - 1 + shift) for shift in range(-MEANING_MONTHS, 3)]
+            return [month_file(self.taxi, n // 12, n % 12 + 1) for n in months]
+
+        paths = {day: "|".join(self.find_paths(day, files_near(day)) or (d,)) if DAY.fullmatch(day) else d
+                 for day, d in self.paths.items()}
+        students = {sid: {**row, "answers": clear(row.get("answers", {}), row.get("options", {}))}
+                    for sid, row in self.students.items()}
+        plain = {**asdict(self), "salt": "", "answers": clear(self.answers, self.options), "paths": paths, "students": students}
+        return hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()
+
     def save(self, path: str | os.PathLike) -> Path:
         return atomic_write(path, json.dumps({"format": KEY_FORMAT, **asdict(self)}, indent=1) + "\n")
 
@@ -153,13 +181,22 @@ def build_from_reference(project_root: str | os.PathLike = layout.PROJECT_ROOT, 
         )
     paths = {}
     if course.key_job:
-        reference = chosen.solutions()
-        first = reference / next((name for name in course.stubs if name.endswith(".py")), "homework.py")
-        if not first.is_file():
-            raise Hw3Error(f"{first} is missing: the key is built from the reference solution")
-        paths = reference_paths(reference, course, chosen.jobs)
+        problem = reference_problem(chosen)
+        if problem:
+            raise Hw3Error(problem)
+        paths = reference_paths(chosen.solutions(), course, chosen.jobs)
     return make({q.key: q.answer for q in course.questions}, paths, taxi=course.taxi, date=course.date,
                 frozen_days=course.key_frozen_days)
+
+
+def reference_problem(chosen) -> str | None:
+    """Why the key of assignment `chosen` cannot be built from its reference (it runs the
+    reference's get_paths, and the reference is not here); None if it can."""
+    if not chosen.catalogue.key_job:
+        return None
+    first = chosen.solutions() / next((name for name in chosen.catalogue.stubs if name.endswith(".py")), "homework.py")
+    problem = layout.course_problem(first, "the answer key, built from the reference solution,")
+    return problem and f"{problem}; or give the instructor's key with --answer-key FILE"
 
 
 def reference_paths(reference: Path, course: catalogue.Catalogue, jobs: Path, dates: tuple[str, ...] = (),

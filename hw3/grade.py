@@ -84,9 +84,11 @@ def _pytest_extra(args: argparse.Namespace) -> list[str]:
     return extra
 
 
-def pytest_argv(target: Path | None, results_json: Path | None, api_url: str | None, extra: list[str]) -> list[str]:
-    """`python -m pytest checks/ ...` for one submission."""
-    argv = [sys.executable, "-m", "pytest", str(_checks_dir()), "-p", "no:cacheprovider"]
+def pytest_argv(target: Path | None, results_json: Path | None, api_url: str | None, extra: list[str],
+                checks_dir: Path | None = None) -> list[str]:
+    """`python -m pytest checks/ ...` for one submission (the checks of `checks_dir`, default
+    the project's)."""
+    argv = [sys.executable, "-m", "pytest", str(checks_dir or _checks_dir()), "-p", "no:cacheprovider"]
     if target:
         argv += ["--target", str(target)]
     if results_json:

@@ -24,7 +24,7 @@ from hw3 import assignment as assignment_module
 from hw3.errors import Hw3Error
 from hw3.fsutil import atomic_write
 
-BUNDLED = ("hw3", "checks", "data/manifest.toml", "pyproject.toml", "README.md")
+BUNDLED = ("hw3", "checks", "pyproject.toml", "README.md")
 SKIPPED_FOLDERS = ("__pycache__", ".pytest_cache")
 KEY_NAME = "key.json"
 TIMEOUT_S = 1800  # one submission's whole grading

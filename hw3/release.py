@@ -36,7 +36,7 @@ from hw3.cli import INSTRUCTOR_MODULES
 from hw3.errors import Hw3Error
 
 SHIPPED_FOLDERS = ("hw3",)  # and checks/ with the released assignment's folder only
-SHIPPED_FILES = (".gitignore", "data/manifest.toml")
+SHIPPED_FILES = (".gitignore",)
 INSTRUCTOR_FOLDERS = ("hw3/cohort",)  # `hw3 grade --cohort` on Prefect workers
 HOOKS_NAME = "hooks.py"  # in each assignment's checks folder: what `hw3 key` measures (instructors only)
 KEY_NAME = "key.json"  # in the assignment's checks folder: the work part of the key (hw3/grading/plugin.py reads it)

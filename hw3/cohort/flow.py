@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -19,7 +20,7 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from hw3 import settings
-from hw3.cohort import checker, members, slots
+from hw3.cohort import checker, course as course_module, heartbeat, members, slots
 from hw3.watch import WARM_ARGS
 
 FLOW_NAME = "hw3-grade-submission"
@@ -53,17 +54,30 @@ def _run_checks(pytest_args: list[str], output_file: Path, env: dict[str, str]) 
             os.close(saved[0]), os.close(saved[1])
 
 
+def _run_course_checks(argv: list[str], output_file: Path, env: dict[str, str], course_folder: Path) -> None:
+    """`pytest` of checks unpacked from the instructor's course (course.py) in a child
+    process: the installed checks, which this process may hold imported, are not theirs."""
+    environment = {**os.environ, **env, "PYTHONPATH": os.pathsep.join(filter(None, [str(course_folder), os.environ.get("PYTHONPATH")]))}
+    with open(output_file, "wb") as output:
+        subprocess.run([sys.executable, "-m", "pytest", *argv], env=environment, stdin=subprocess.DEVNULL, stdout=output,
+                       stderr=subprocess.STDOUT, check=False)
+
+
 def grade_files(student: str, assignment: str, archive: str, notebook: str | None, answer_key: str,
-                pytest_args: list[str]) -> dict:
+                pytest_args: list[str], packed_course: str | None = None) -> dict:
     """Grade a submission's archive with `pytest checks/` on a grading slot: here, when this
     flow run runs in the slot's checker (handoff.py), else on a free slot, by its checker
-    (else here); the checks' results.json (None if they wrote none), their output's end,
-    the problem that stopped them (if any), the wall and CPU seconds it took, and the CPU
-    seconds of the checks and their runs alone (not what the flow run spent before them)."""
+    (else here); with the instructor's checks (`packed_course`, course.py) when the installed
+    ones are not those, in a child process. Returns the checks' results.json (None if they
+    wrote none), their output's end, the problem that stopped them (if any), the wall and CPU
+    seconds it took, and the CPU seconds of the checks and their runs alone (not what the
+    flow run spent before them)."""
     from hw3.grade import pytest_argv
     from hw3.grading.prefect_api import empty_server
     from hw3.sandbox import warm
 
+    checks_for = course_module.assignment_for(packed_course, assignment) if packed_course else assignment
+    unpacked = checks_for != assignment
     started, held = time.monotonic(), checker.held()
     zygote = warm.ahead() if held else None  # its runs' CPU is counted where it runs
     zygote_before = zygote.cpu_seconds() if zygote else 0.0
@@ -80,14 +94,16 @@ def grade_files(student: str, assignment: str, archive: str, notebook: str | Non
             checker.empty(folder)
             members.unpack(archive, folder)
             argv = pytest_argv(folder / notebook if notebook else folder, results_json, slot.url,
-                               ["--basetemp", str(scratch / "basetemp"), "--assignment", assignment, "--answer-key", str(key_file),
-                                *pytest_args])[3:]
+                               ["--basetemp", str(scratch / "basetemp"), "--assignment", checks_for, "--answer-key", str(key_file),
+                                *pytest_args], checks_dir=course_module.checks_root(checks_for))[3:]
             protect = os.pathsep.join(filter(None, [settings.current().check_protect, str(key_file)]))
             env = {"HW3_COHORT": "1", "HW3_CHECK_PROTECT": protect}
             before = _cpu_seconds()
             try:
-                ran = None if held else checker.grade(slot.folder, argv, output_file, {**os.environ, **env}, assignment)
-                if ran is None:
+                ran = None if held or unpacked else checker.grade(slot.folder, argv, output_file, {**os.environ, **env}, assignment)
+                if unpacked:
+                    _run_course_checks(argv, output_file, env, Path(checks_for).parents[1])
+                elif ran is None:
                     _run_checks(argv, output_file, env)
                 else:
                     checked_cpu = ran["cpu_seconds"]
@@ -108,15 +124,17 @@ def grade_files(student: str, assignment: str, archive: str, notebook: str | Non
 
 @flow(name=FLOW_NAME, log_prints=False, persist_result=False)
 def grade_submission(student: str, assignment: str, archive: str, notebook: str | None, answer_key: str,
-                     pytest_args: list[str], fingerprint: str) -> str:
-    """Grade one submission of a cohort; its result becomes an artifact of this flow run."""
+                     pytest_args: list[str], fingerprint: str, course: str | None = None) -> str:
+    """Grade one submission of a cohort (with the instructor's packed `course`, course.py);
+    its result becomes an artifact of this flow run."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import ArtifactCreate
     from prefect.context import get_run_context
 
-    graded = grade_files(student, assignment, archive, notebook, answer_key, pytest_args)
-    graded["fingerprint"] = fingerprint
     run_id = get_run_context().flow_run.id
+    with heartbeat.beating(str(run_id)):  # the cohort's run sees this machine is still grading
+        graded = grade_files(student, assignment, archive, notebook, answer_key, pytest_args, course)
+    graded["fingerprint"] = fingerprint
     with get_client(sync_client=True) as client:
         client.create_artifact(ArtifactCreate(flow_run_id=run_id, type=RESULT_ARTIFACT, data=graded, description=student))
     results = graded["results"]

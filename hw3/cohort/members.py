@@ -117,8 +117,9 @@ def engine_digest(assignment_folder: Path) -> str:
     return digest.hexdigest()
 
 
-def fingerprint(member: Member, key_text: str, engine: str, options: list[str]) -> str:
-    """One digest of everything a grade depends on: equal fingerprints, equal grades."""
-    parts = [member.content_digest(), hashlib.sha256(key_text.encode()).hexdigest(), engine, member.notebook or "",
+def fingerprint(member: Member, key_meaning: str, engine: str, options: list[str]) -> str:
+    """One digest of everything a grade depends on (the key by what it means, not its salt:
+    AnswerKey.meaning): equal fingerprints, equal grades."""
+    parts = [member.content_digest(), key_meaning, engine, member.notebook or "",
              "\0".join(options)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()

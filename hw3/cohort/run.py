@@ -26,8 +26,8 @@ import uuid
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from hw3 import assignment as assignment_module, settings
-from hw3.cohort import members as members_module, report, slots
+from hw3 import answer_key as answer_key_module, assignment as assignment_module, settings
+from hw3.cohort import course as course_module, members as members_module, report, slots
 from hw3.cohort.flow import RESULT_ARTIFACT
 from hw3.cohort.report import Graded
 from hw3.errors import Hw3Error
@@ -35,13 +35,14 @@ from hw3.fsutil import atomic_write
 
 POLL_S = 1.0  # between two reads of the submissions' flow runs
 GRACE_S = 120  # a flow run may run this long beyond HW3_COHORT_TIMEOUT_S before it is given up
+RESTARTS = 2  # a submission whose worker was lost is graded again at most this many times
+LOST = "its worker stopped answering: no heartbeat for {seconds:g} s (HW3_COHORT_LOST_S)"
 WORKER_QUERY_S = "1"  # how often a local worker asks for work (Prefect's default: 10 s)
 
 
 def answer_key_file(given: str | None, scratch: Path, assignment: assignment_module.Assignment) -> Path:
     """The key every submission is graded with: the one given, else the shipped key, else one
     built once from the reference."""
-    from hw3 import answer_key
     from hw3.grade import given_answer_key
 
     if given:
@@ -49,7 +50,7 @@ def answer_key_file(given: str | None, scratch: Path, assignment: assignment_mod
     shipped = assignment.folder / "key.json"
     if shipped.is_file():
         return shipped
-    return answer_key.build_from_reference(assignment.root, str(assignment.folder)).save(scratch / "key.json")
+    return answer_key_module.build_from_reference(assignment.root, str(assignment.folder)).save(scratch / "key.json")
 
 
 def grade_cohort(folder: Path, csv_path: Path, assignment: assignment_module.Assignment, *, workers: int | None,
@@ -66,9 +67,11 @@ def grade_cohort(folder: Path, csv_path: Path, assignment: assignment_module.Ass
     results_dir = csv_path.parent / "results"
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hw3-cohort-") as scratch:
-        key_text = answer_key_file(answer_key, Path(scratch), assignment).read_text(encoding="utf-8")
+        key_path = answer_key_file(answer_key, Path(scratch), assignment)
+        key_text = key_path.read_text(encoding="utf-8")
+        meaning = answer_key_module.load(key_path).meaning(course)
         engine = members_module.engine_digest(assignment.folder)
-        prints = {m.name: members_module.fingerprint(m, key_text, engine, [assignment.id, *pytest_args]) for m in cohort}
+        prints = {m.name: members_module.fingerprint(m, meaning, engine, [assignment.id, *pytest_args]) for m in cohort}
         kept = {m.name: Graded.load(results_dir / m.name) for m in cohort}
         reused = {name: g for name, g in kept.items() if g and g.total is not None and g.fingerprint == prints[name] and not force}
         pending = [m for m in cohort if m.name not in reused]
@@ -80,7 +83,7 @@ def grade_cohort(folder: Path, csv_path: Path, assignment: assignment_module.Ass
             protect = [folder.resolve(), results_dir]  # out of the probes' reach, as the key is
             with _pool(api_url, work_pool, workers or os.cpu_count() or 1, Path(scratch), protect, assignment.id) as (url, pool, alive):
                 graded = _grade_on_workers(url, pool, alive, cohort, pending, reused, prints, assignment, key_text,
-                                           pytest_args, results_dir, local=work_pool is None)
+                                           course_module.pack(assignment), pytest_args, results_dir, local=work_pool is None)
     ordered = [graded[m.name] for m in cohort]
     report.write_csv(csv_path, ordered, course)
     for text in report.common_causes(ordered):
@@ -91,11 +94,12 @@ def grade_cohort(folder: Path, csv_path: Path, assignment: assignment_module.Ass
     return 1 if ungraded else 0
 
 
-def _grade_on_workers(url, pool, alive, cohort, pending, reused, prints, assignment, key_text, pytest_args,
+def _grade_on_workers(url, pool, alive, cohort, pending, reused, prints, assignment, key_text, packed_course, pytest_args,
                       results_dir, local: bool) -> dict[str, Graded]:
     """Run the cohort flow on the server at `url`: a child flow run per pending submission,
-    picked up by the pool's workers, then the cohort's table artifact; return every grade
-    (the `reused` ones too) by student."""
+    with the key and the instructor's checks (`packed_course`, course.py), picked up by the
+    pool's workers, then the cohort's table artifact; return every grade (the `reused` ones
+    too) by student."""
     from prefect import flow
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
@@ -106,13 +110,15 @@ def _grade_on_workers(url, pool, alive, cohort, pending, reused, prints, assignm
     @flow(name="hw3-grade-cohort", log_prints=False, persist_result=False)
     def grade_cohort_flow(folder: str, students: list[str]) -> dict:
         deployment = _deploy(grade_submission, pool, local)
-        runs = {}
-        for member in pending:
-            parameters = {"student": member.name, "assignment": assignment.id, "archive": member.archive,
-                          "notebook": member.notebook, "answer_key": key_text, "pytest_args": pytest_args,
-                          "fingerprint": prints[member.name]}
-            runs[_start_run(deployment, parameters, member.name)] = member.name
-        graded = reused | _collect(url, runs, alive, assignment.catalogue, results_dir)
+        parameters = {member.name: {"student": member.name, "assignment": assignment.id, "archive": member.archive,
+                                    "notebook": member.notebook, "answer_key": key_text, "pytest_args": pytest_args,
+                                    "fingerprint": prints[member.name], "course": packed_course} for member in pending}
+
+        def start(student: str) -> str:
+            return _start_run(deployment, parameters[student], student)
+
+        runs = {start(member.name): member.name for member in pending}
+        graded = reused | _collect(url, runs, alive, start, assignment.catalogue, results_dir)
         _table_artifact([graded[m.name] for m in cohort], assignment.catalogue, assignment.id)
         return graded
 
@@ -141,32 +147,51 @@ def _start_run(deployment_id: str, parameters: dict, name: str) -> str:
     return str(run_deployment(deployment_id, parameters=parameters, timeout=0, flow_run_name=name, as_subflow=True).id)
 
 
-def _collect(url: str, runs: dict[str, str], alive, course, results_dir: Path) -> dict[str, Graded]:
-    """Wait for the submissions' flow runs; keep each grade as it arrives (a progress bar on
-    the terminal); a run that fails, hangs or loses its workers costs its own grade only."""
+def _collect(url: str, runs: dict[str, str], alive, start, course, results_dir: Path) -> dict[str, Graded]:
+    """Wait for the submissions' flow runs (`runs`: student by run id); keep each grade as it
+    arrives (a progress bar on the terminal). A run whose worker was lost (heartbeat.py) is
+    marked Crashed and its submission graded again by a new run (`start(student)` makes it),
+    up to RESTARTS times; a run that fails, hangs or loses every worker costs its own grade only."""
     from tqdm import tqdm
 
+    from hw3.cohort.heartbeat import Watch
     from hw3.grading import prefect_api as api
 
     graded: dict[str, Graded] = {}
     limit = settings.current().cohort_timeout_s + GRACE_S
+    watch, restarts = Watch(url, settings.current().cohort_lost_s), dict.fromkeys(runs.values(), 0)
+    runs = dict(runs)
     with tqdm(total=len(runs), desc="grading", unit="submission", file=sys.stderr, dynamic_ncols=True) as bar:
-        while len(graded) < len(runs):
-            states = api.read_flow_runs(url, [run_id for run_id in runs if runs[run_id] not in graded])
+        while len(graded) < len(restarts):
+            states = api.read_flow_runs(url, list(runs))
+            lost = set(watch.lost({run_id: run for run_id, run in states.items() if not run.final}))
             for run_id, run in states.items():
                 student = runs[run_id]
                 problem = None
-                if not run.final and run.start_time and time.time() - run.start_time > limit:
+                if run_id in lost and restarts[student] < RESTARTS:
+                    api.crash_flow_run(url, run_id, LOST.format(seconds=watch.lost_s))
+                    watch.forget(run_id)
+                    del runs[run_id]
+                    restarts[student] += 1
+                    runs[start(student)] = student
+                    bar.write(f"{student}: its worker stopped answering; graded again")
+                    continue
+                if run_id in lost:
+                    api.crash_flow_run(url, run_id, LOST.format(seconds=watch.lost_s))
+                    problem = f"its worker stopped answering {RESTARTS + 1} times"
+                elif not run.final and run.start_time and time.time() - run.start_time > limit:
                     api.cancel_flow_run(url, run_id)
                     problem = f"its flow run did not end within {limit:g} s (HW3_COHORT_TIMEOUT_S); it was cancelled"
                 elif not run.final and not alive():
                     problem = "every worker of the pool stopped before its flow run ended"
                 elif not run.final:
                     continue
+                watch.forget(run_id)
+                del runs[run_id]
                 graded[student] = _graded(url, run, student, problem, results_dir / student)
                 bar.write(report.line(graded[student], course))
                 bar.update()
-            if len(graded) < len(runs):
+            if len(graded) < len(restarts):
                 time.sleep(POLL_S)
     return graded
 

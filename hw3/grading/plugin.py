@@ -63,6 +63,10 @@ def pytest_configure(config: pytest.Config) -> None:
         chosen = assignment_module.load(config.getoption("--assignment"))
     except Exception as exc:
         raise pytest.UsageError(str(exc)) from None
+    if not config.getoption("--answer-key") and not (chosen.folder / "key.json").exists():
+        problem = answer_key.reference_problem(chosen)
+        if problem:
+            raise pytest.UsageError(problem)
     config.stash[ASSIGNMENT] = chosen
     config.stash[GRADEBOOK] = Gradebook(chosen.catalogue)
 

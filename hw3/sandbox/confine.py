@@ -29,7 +29,7 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-from hw3 import settings
+from hw3 import layout, settings
 
 HARNESS = Path(__file__).resolve().parent
 INSIDE = Path("/opt/hw3-harness")  # where the probe's own files are, inside the wall
@@ -82,9 +82,11 @@ def inside(name: str) -> Path:
 
 
 def python_roots() -> list[str]:
-    """The folders of this Python: the environment and the installation it was made from."""
+    """The folders of this Python: the environment and the installation it was made from, and
+    every other folder of packages on its path (the user's site-packages, one a .pth names)."""
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, *(sysconfig.get_paths()[k] for k in ("stdlib", "purelib", "platlib"))}
     roots |= {str(Path(sys.executable).resolve().parent.parent)}
+    roots |= {entry for entry in sys.path if Path(entry).name in ("site-packages", "dist-packages")}
     return sorted(r for r in roots if r and Path(r).exists())
 
 
@@ -98,6 +100,8 @@ def wall(argv: list[str], *, writable: Path, readable: list[Path], cwd: Path, re
             "--tmpfs", "/tmp", "--tmpfs", "/run", "--dir", str(INSIDE)]
     for path in (*SYSTEM, *SYSTEM_ETC, *python_roots()):
         args += ["--ro-bind-try", path, path]
+    for path in layout.private_folders():  # the engine and checks of an installed wheel are in the Python's folders
+        args += ["--tmpfs", str(path)] if path.is_dir() and any(path.is_relative_to(root) for root in python_roots()) else []
     for name in HARNESS_FILES:
         args += ["--ro-bind", str(HARNESS / name), str(INSIDE / name)]
     for path in readable:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from hw3 import settings
+from hw3 import layout, settings
 from hw3.sandbox import confine, relay
 
 if TYPE_CHECKING:
@@ -46,7 +46,6 @@ FILE_MB = settings.current().check_file_mb  # the largest file a child may write
 PROCESS_LIMIT = 128  # processes (and threads) of one child and all it starts
 OUTPUT_TAIL = 20_000  # characters of a child's stdout and stderr read back (its end)
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Paths (os.pathsep-separated) no probe may read or change besides the project: the answer
 # key, a cohort's folder. `protect()` adds to them in this process.
 PROTECT_ENV = "HW3_CHECK_PROTECT"
@@ -155,7 +154,7 @@ def guard_spec(target: Path, sandbox: Sandbox, request_file: Path, result_file: 
     shows writable besides its own (a zygote's: the other runs of the session), kept out too."""
     extra = protected_paths()
     folders, files = [p for p in extra if not p.is_file()], [p for p in extra if p.is_file()]
-    keep_out = [PROJECT_ROOT, *folders, *([shared] if shared else [])]
+    keep_out = [*layout.private_folders(), *folders, *([shared] if shared else [])]
     own = [Path(target).resolve()]
     months = [Path(p).resolve() for p in months_read]
     return {
