@@ -496,6 +496,41 @@ def cancel_flow_run(api_url: str, flow_run_id: str) -> None:
     _call(api_url, lambda client: client.set_flow_run_state(UUID(flow_run_id), Cancelling(), force=True))
 
 
+def crash_flow_run(api_url: str, flow_run_id: str, message: str) -> None:
+    """Mark a flow run whose process is gone (its machine stopped) Crashed."""
+    from prefect.states import Crashed
+
+    _call(api_url, lambda client: client.set_flow_run_state(UUID(flow_run_id), Crashed(message=message), force=True))
+
+
+def variables(api_url: str, names: list[str]) -> dict[str, object]:
+    """The values of the variables with these names that the server has, by name."""
+
+    async def read(client):
+        found = {}
+        for start in range(0, len(names), PAGE):
+            body = {"variables": {"name": {"any_": names[start:start + PAGE]}}, "limit": PAGE}
+            response = await client._client.post("/variables/filter", json=body)
+            response.raise_for_status()
+            found |= {row["name"]: row["value"] for row in response.json()}
+        return found
+
+    return _call(api_url, read) if names else {}
+
+
+def delete_variable(api_url: str, name: str) -> None:
+    """Remove the variable `name`, if the server has it."""
+    from prefect.exceptions import ObjectNotFound
+
+    async def delete(client):
+        try:
+            await client.delete_variable_by_name(name)
+        except ObjectNotFound:
+            pass
+
+    _call(api_url, delete)
+
+
 def artifact_by_key(api_url: str, key: str) -> ArtifactRecord | None:
     """The latest artifact with this key, if there is one."""
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
