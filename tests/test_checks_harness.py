@@ -311,3 +311,10 @@ def test_a_number_written_in_full_counts_as_its_clearly_closest_option(tmp_path,
     parsed = read_answers(tmp_path, f"q2 = {written}\n")
     assert parsed.option(COURSE["Q2"]) == option
     assert parsed.notes == ([] if written.strip('"') == option else [f"answers.toml, line 1: `q2 = {written}` counts as the option '{option}', the closest one"])
+
+
+def test_a_cause_in_short_keeps_names_and_drops_figures():
+    from hw3.grading.gradebook import gist
+
+    assert gist("q3 in answers.toml is still empty") == "q3 in answers.toml is still empty"
+    assert gist("your MSE 11.575 is not 12,000 (the option)") == "your MSE N is not N (...)"

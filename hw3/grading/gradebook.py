@@ -286,7 +286,7 @@ def gist(reason: str) -> str:
     reasons of different submissions read the same ("get_paths(...) raised TypeError")."""
     text = reason.split("; ")[0]
     text = re.sub(r"'[^']*'|\"[^\"]*\"|`[^`]*`|\([^()]*\)", "(...)", text)
-    return re.sub(r"\d+(?:[.,]\d+)*", "N", text)[:90]
+    return re.sub(r"(?<![A-Za-z_])\d+(?:[.,]\d+)*", "N", text)[:90]  # a figure, not the 3 of q3
 
 
 def _wrap(text: str, indent: str, subsequent: str | None = None) -> list[str]:
