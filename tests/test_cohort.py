@@ -78,8 +78,9 @@ def test_one_worker_and_two_give_the_same_marks_and_a_rerun_grades_only_what_cha
     assert kept["total"] == COURSE.max_score and len(kept["fingerprint"]) == 64 and kept["cpu_seconds"] > kept["checks_cpu_seconds"] > 0
     assert json.loads((out.parent / "results" / "right-0" / "results.json").read_text())["score"] == COURSE.max_score
 
-    # Nothing changed: every grade is kept, and no worker starts.
-    again, output, _ = hw3_cohort(tmp_path / "cohort", out, "--workers", "2", *server)
+    # Nothing changed: every grade is kept, and no worker starts, also with a key built anew
+    # from the reference (without --answer-key: another random salt, the same meaning).
+    again, output, _ = hw3_cohort(tmp_path / "cohort", out, "--workers", "2", *server, flows_key=False)
     assert totals(again) == expected and "(0 graded now, 3 kept)" in output, output[-3000:]
     assert "grading:" not in output
 
