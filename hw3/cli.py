@@ -13,10 +13,10 @@ from pathlib import Path
 from hw3.errors import Hw3Error
 
 # Modules that add subcommands, in the order `hw3 --help` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("hw3.assignment", "hw3.stubs", "hw3.train", "hw3.data", "hw3.grade", "hw3.release", "hw3.key")
+COMMAND_MODULES: tuple[str, ...] = ("hw3.assignment", "hw3.stubs", "hw3.train", "hw3.data", "hw3.grade", "hw3.serve", "hw3.release", "hw3.key")
 # Instructor-only modules: the student release (`hw3 release`) leaves them out, and `hw3`
 # then offers none of their commands.
-INSTRUCTOR_MODULES: frozenset[str] = frozenset({"hw3.key", "hw3.release", "hw3.gradescope"})
+INSTRUCTOR_MODULES: frozenset[str] = frozenset({"hw3.key", "hw3.release", "hw3.gradescope", "hw3.serve"})
 
 
 def available(name: str) -> bool:

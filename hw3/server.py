@@ -8,6 +8,9 @@ A new server's database starts as a copy of the database of the first server thi
 started with this Prefect (kept in the cache folder, as it was once that server answered):
 its tables are made and migrated already, so the server starts without making or migrating
 them.
+
+With a `database_url` (e.g. PostgreSQL, for `hw3 server start`) the server uses that database
+instead, migrating it on start, and binds the host and port asked for.
 """
 
 from __future__ import annotations
@@ -72,11 +75,24 @@ def _keep_as_template(database: Path, template: Path) -> None:
         Path(temporary).unlink(missing_ok=True)
 
 
+def _local_host(host: str) -> str:
+    """Where this machine reaches a server bound to `host` (all addresses: the loopback one)."""
+    if host in ("", "0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
 class PrefectServer:
-    def __init__(self, home: Path, services_off: tuple[str, ...] = ()):
-        """A server in `home`, without the services named in `services_off` (e.g. "late_runs")."""
+    def __init__(self, home: Path, services_off: tuple[str, ...] = (), database_url: str | None = None,
+                 host: str = "127.0.0.1", port: int | None = None):
+        """A server in `home`, without the services named in `services_off` (e.g. "late_runs"), on
+        `database_url` (default: a fresh SQLite database in `home`), bound to `host` and `port`
+        (default: a free port)."""
         self.home = Path(home)
         self.services_off = services_off
+        self.database_url = database_url
+        self.host = host
+        self.port = port
         self.process: subprocess.Popen | None = None
         self.api_url: str | None = None
 
@@ -84,6 +100,8 @@ class PrefectServer:
         """Start the server on an empty database and wait until it is healthy; return its API URL."""
         timeout = timeout or settings.current().check_server_timeout_s
         self.home.mkdir(parents=True, exist_ok=True)
+        if self.database_url:  # the database's own: no SQLite template
+            return self._start(timeout)
         database, template = self.home / "prefect.db", _database_template()
         for path in self.home.glob("prefect.db*"):  # a server starts empty (a slot's did hold the last submission's)
             path.unlink()
@@ -99,7 +117,7 @@ class PrefectServer:
         return url
 
     def _start(self, timeout: float, migrate: bool = True) -> str:
-        port = _free_port()
+        port = self.port or _free_port()
         env = {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_")}
         env.update(
             PREFECT_HOME=str(self.home),
@@ -108,13 +126,15 @@ class PrefectServer:
             PREFECT_API_DATABASE_MIGRATE_ON_START=str(migrate).lower(),
             **{f"PREFECT_SERVER_SERVICES_{name.upper()}_ENABLED": "false" for name in self.services_off},
         )
-        argv = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+        if self.database_url:
+            env["PREFECT_API_DATABASE_CONNECTION_URL"] = self.database_url
+        argv = [sys.executable, "-m", "prefect", "server", "start", "--host", self.host, "--port", str(port)]
         log = open(self.home / "server.log", "wb")
         self.process = subprocess.Popen(
             argv, env=env, cwd=self.home, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         log.close()
-        self.api_url = f"http://127.0.0.1:{port}/api"
+        self.api_url = f"http://{_local_host(self.host)}:{port}/api"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

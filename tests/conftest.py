@@ -58,6 +58,7 @@ LONGEST_FIRST = (
     "test_corpus_real.py",  # 700 s: 31 real-shaped submissions
     "test_hostile.py",  # 550 s
     "test_cohort.py",  # 400 s
+    "test_many_machines.py",  # 125 s alone: a wheel, two machines, PostgreSQL
     "test_deployments_checks.py",  # 380 s
     "test_deployments_release.py",  # 300 s
     "test_answers_hidden.py",  # 200 s

@@ -1,6 +1,5 @@
-"""`hw3 grade --cohort` on Prefect workers: the same marks with one worker or two, on local
-workers or on a pool whose worker runs as a process of its own (as on another machine), and a
-re-run that grades only what changed."""
+"""`hw3 grade --cohort` on Prefect workers: the same marks with one worker or two, and a re-run
+that grades only what changed (a pool's workers on other machines: test_many_machines.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +7,6 @@ import csv
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -90,38 +88,6 @@ def test_one_worker_and_two_give_the_same_marks_and_a_rerun_grades_only_what_cha
     changed, output, _ = hw3_cohort(tmp_path / "cohort", out, "--workers", "1", *server)
     assert "(1 graded now, 2 kept)" in output, output[-3000:]
     assert totals(changed) == {**expected, "right-1": COURSE.max_score - 1}
-
-
-@pytest.mark.slow
-def test_a_pool_whose_worker_is_a_process_of_its_own_grades_the_cohort(tmp_path):
-    """The instructor's server and pool; a worker started as another machine would start it
-    (`prefect worker start --pool`, its own environment and grading-server folder)."""
-    from hw3.grading import prefect_api as api
-    from hw3.server import prefect_server
-
-    expected = cohort_of(tmp_path / "cohort", right=1, stubs=1)
-    with prefect_server(None, tmp_path / "server") as url:
-        env = {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_")}
-        env |= {"PREFECT_API_URL": url, "PREFECT_HOME": str(tmp_path / "remote-home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-                "PREFECT_WORKER_QUERY_SECONDS": "1", "HW3_GRADING_SERVERS_DIR": str(tmp_path / "remote-servers")}
-        prefect = str(Path(sys.executable).with_name("prefect"))
-        subprocess.run([prefect, "work-pool", "create", "graders", "--type", "process"], env=env, check=True, capture_output=True)
-        worker = subprocess.Popen([prefect, "worker", "start", "--pool", "graders", "--limit", "1"], env=env,
-                                  stdout=open(tmp_path / "worker.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            rows, output, _ = hw3_cohort(tmp_path / "cohort", tmp_path / "out" / "grades.csv", "--work-pool", "graders",
-                                         "--prefect-api-url", url)
-            assert totals(rows) == expected, output[-3000:] + (tmp_path / "worker.log").read_text()[-3000:]
-            table = api.artifact_by_key(url, "hw3-cohort-flows")
-            assert table is not None and table.type == "table", table
-            assert {row["student"]: row["total"] for row in json.loads(table.data)} == expected
-        finally:
-            os.killpg(worker.pid, signal.SIGTERM)
-            worker.wait(timeout=30)
-            from hw3.cohort import slots
-
-            slots.stop_all(tmp_path / "remote-servers")
-    assert (tmp_path / "remote-servers" / "slot-0" / "home").is_dir()  # the worker's machine graded it
 
 
 def test_a_pool_that_does_not_exist_is_named(tmp_path, prefect_api_url):
