@@ -20,13 +20,12 @@ re-run grades again only the submissions that changed.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-from hw3 import assignment as assignment_module, layout
+from hw3 import assignment as assignment_module
 from hw3.errors import Hw3Error
+from hw3.grading.invocation import given_answer_key, pytest_argv, submission_target
 
 
 def register(subparsers) -> None:
@@ -57,24 +56,10 @@ def register(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
-def _checks_dir() -> Path:
-    checks_dir = layout.CHECKS_DIR
-    if not (checks_dir / "conftest.py").is_file():
-        raise Hw3Error(f"{checks_dir}: the checks are missing; restore the checks/ folder of the homework")
-    return checks_dir
-
-
 def _passed_on(args: argparse.Namespace) -> list[str]:
     """What the command line passes on to pytest (after `--`)."""
     extra = list(args.pytest_args)
     return extra[1:] if extra[:1] == ["--"] else extra
-
-
-def given_answer_key(given: str) -> Path:
-    """The key file of `--answer-key given`; Hw3Error if there is none."""
-    if not Path(given).is_file():
-        raise Hw3Error(f"--answer-key {given}: no such file; give the key `hw3 key` wrote")
-    return Path(given).resolve()
 
 
 def _pytest_extra(args: argparse.Namespace) -> list[str]:
@@ -82,28 +67,6 @@ def _pytest_extra(args: argparse.Namespace) -> list[str]:
     if args.answer_key:
         extra += ["--answer-key", str(given_answer_key(args.answer_key))]
     return extra
-
-
-def pytest_argv(target: Path | None, results_json: Path | None, api_url: str | None, extra: list[str],
-                checks_dir: Path | None = None) -> list[str]:
-    """`python -m pytest checks/ ...` for one submission (the checks of `checks_dir`, default
-    the project's)."""
-    argv = [sys.executable, "-m", "pytest", str(checks_dir or _checks_dir()), "-p", "no:cacheprovider"]
-    if target:
-        argv += ["--target", str(target)]
-    if results_json:
-        argv += ["--results-json", str(results_json)]
-    if api_url:
-        argv += ["--prefect-api-url", api_url]
-    return argv + extra
-
-
-def submission_target(given: str | os.PathLike, option: str = "--target") -> Path:
-    """The folder or notebook to grade; Hw3Error if it is neither."""
-    path = Path(given).resolve()
-    if path.is_dir() or path.is_file() and path.suffix == ".ipynb":
-        return path
-    raise Hw3Error(f"{option} {given}: no such folder or .ipynb notebook; give the folder that holds homework.py (or the notebook)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,14 +22,12 @@ import time
 from pathlib import Path
 
 from hw3 import assignment as assignment_module
+from hw3.grading.invocation import PRELOADED, WARM_ARGS, pytest_argv, submission_target
 from hw3.server import prefect_server
 
 WATCHED = ("*.py", "*.toml", "*.ipynb", "*.yaml")  # the submission's files whose change starts a grade
 POLL_S = 0.3  # between two looks at the files
 QUIET_S = 0.3  # a change counts once the files have not changed for this long (an editor's save in steps)
-PRELOADED = ("pytest", "prefect", "pandas", "pyarrow.parquet", "sklearn.feature_extraction", "sklearn.linear_model",
-             "sklearn.metrics", "hw3.grading.plugin", "hw3.grading.session")
-WARM_ARGS = ("-W", "ignore::pytest.PytestAssertRewriteWarning")  # pytest's word that the plugins were imported before it
 GO = "go\n"
 
 
@@ -84,7 +82,6 @@ class WarmChecks:
 def watch(assignment: assignment_module.Assignment, target: str | None, api_url: str | None, extra: list[str]) -> int:
     """Grade `target` (default: the assignment's homework folder) now and after every save;
     `extra`: the arguments for pytest."""
-    from hw3.grade import pytest_argv, submission_target
 
     path = submission_target(target) if target else assignment.homework()
     folder = path if path.is_dir() else path.parent

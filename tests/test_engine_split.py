@@ -46,6 +46,39 @@ def test_imports_between_packages_go_one_way():
     assert seen == {"hw3": set(), "checks": {"hw3"}}
 
 
+def engine_imports() -> dict[str, set[str]]:
+    """Each module of hw3/ and the modules of hw3/ it imports, wherever in the file (a lazy
+    import inside a function counts: it makes a circle all the same)."""
+    modules = {".".join(path.relative_to(layout.PROJECT_ROOT).with_suffix("").parts).removesuffix(".__init__"): path
+               for path in (layout.PROJECT_ROOT / "hw3").rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("hw3"):
+                found |= {f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules else node.module
+                          for alias in node.names}
+            elif isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names if alias.name.startswith("hw3")}
+        graph[name] = {other for other in found if other in modules and other != "hw3" and other != name}
+    return graph
+
+
+def test_the_engine_has_no_import_circle():
+    graph = engine_imports()
+    circles = []
+    for start in graph:
+        stack = [(start, (start,))]
+        while stack:
+            name, path = stack.pop()
+            for other in graph[name]:
+                if other == start:
+                    circles.append(" -> ".join((*path, start)))
+                elif other not in path:
+                    stack.append((other, (*path, other)))
+    assert not circles, circles[:5]
+
+
 def test_only_the_probe_edits_sys_path():
     """The probe puts the submission's folder first; no other code of the package needs to."""
     edits = [str(p.relative_to(layout.PROJECT_ROOT)) for folder in PACKAGES for p in python_files(folder)

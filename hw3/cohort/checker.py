@@ -36,9 +36,9 @@ from contextlib import suppress
 from pathlib import Path
 
 from hw3.cohort import handoff
-from hw3.cohort.slots import Slot
+from hw3.cohort.handoff import Slot
+from hw3.grading.invocation import PRELOADED, WARM_ARGS
 from hw3.sandbox import warm, zygote as zygote_module
-from hw3.watch import PRELOADED, WARM_ARGS
 
 POLL_S = 0.5  # between two looks at a forked grader and at its client
 MAX_REQUEST = 1 << 20  # bytes of one request

@@ -21,7 +21,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from hw3 import settings
 from hw3.cohort import checker, course as course_module, heartbeat, members, slots
-from hw3.watch import WARM_ARGS
+from hw3.grading.invocation import WARM_ARGS, pytest_argv
 
 FLOW_NAME = "hw3-grade-submission"
 RESULT_ARTIFACT = "hw3-grade"  # the type of the artifact that carries a submission's result
@@ -72,7 +72,6 @@ def grade_files(student: str, assignment: str, archive: str, notebook: str | Non
     wrote none), their output's end, the problem that stopped them (if any), the wall and CPU
     seconds it took, and the CPU seconds of the checks and their runs alone (not what the
     flow run spent before them)."""
-    from hw3.grade import pytest_argv
     from hw3.grading.prefect_api import empty_server
     from hw3.sandbox import warm
 

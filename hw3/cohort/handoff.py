@@ -4,8 +4,8 @@ whose warm checker runs Prefect's engine for it in a fork of itself (checker.py)
 process's standard streams, environment and folder; its exit code is this process's.
 
 Standard library only, so that it starts at once: Prefect's engine is imported already in
-the checker. For that reason the slot's files that every side uses live here too: its lock
-(slots.py) and the path to its checker's socket (checker.py). The slot (HW3_GRADING_SERVERS_DIR, which the local workers are given) stays
+the checker. For that reason what every side uses of a slot lives here too: what a slot is
+(`Slot`), its lock (slots.py) and the path to its checker's socket (checker.py). The slot (HW3_GRADING_SERVERS_DIR, which the local workers are given) stays
 this process's until it ends. Without a free slot whose checker answers, it runs the engine
 itself, as the worker would have.
 """
@@ -19,9 +19,15 @@ import signal
 import socket
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 MAX_SLOTS = 64  # slots tried on one machine
 SOCKET = "checks.sock"  # the checker's, in the slot's folder
+
+
+class Slot(NamedTuple):
+    url: str  # its server's API
+    folder: Path
 
 
 def lock(slot: Path, blocking: bool = False, shared: bool = False):

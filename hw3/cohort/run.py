@@ -32,6 +32,7 @@ from hw3.cohort.flow import RESULT_ARTIFACT
 from hw3.cohort.report import Graded
 from hw3.errors import Hw3Error
 from hw3.fsutil import atomic_write
+from hw3.grading.invocation import given_answer_key
 
 POLL_S = 1.0  # between two reads of the submissions' flow runs
 GRACE_S = 120  # a flow run may run this long beyond HW3_COHORT_TIMEOUT_S before it is given up
@@ -43,8 +44,6 @@ WORKER_QUERY_S = "1"  # how often a local worker asks for work (Prefect's defaul
 def answer_key_file(given: str | None, scratch: Path, assignment: assignment_module.Assignment) -> Path:
     """The key every submission is graded with: the one given, else the shipped key, else one
     built once from the reference."""
-    from hw3.grade import given_answer_key
-
     if given:
         return given_answer_key(given)
     shipped = assignment.folder / "key.json"

@@ -29,12 +29,11 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
 
 import httpx
 
 from hw3 import settings
-from hw3.cohort.handoff import MAX_SLOTS, lock
+from hw3.cohort.handoff import MAX_SLOTS, Slot, lock
 from hw3.errors import Hw3Error
 from hw3.fsutil import atomic_write
 from hw3.server import PrefectServer, ServerError
@@ -48,11 +47,6 @@ SERVER_ONLY = "--server-only"  # a watcher's argument: no checker (the cohort se
 # can last Prefect's 60 s busy timeout, every worker stalled (seen with the late-runs service
 # marking waiting runs Late while a worker took them).
 COHORT_SERVICES_OFF = ("late_runs", "scheduler", "foreman", "pause_expirations", "repossessor", "triggers", "db_vacuum")
-
-
-class Slot(NamedTuple):
-    url: str  # its server's API
-    folder: Path
 
 
 def _healthy(url: str) -> bool:

@@ -27,14 +27,20 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from hw3 import layout, settings
 from hw3.sandbox import confine, relay
 
-if TYPE_CHECKING:
-    from hw3.sandbox import warm
+
+class Forker(Protocol):
+    """What run_probe needs of a warm interpreter (warm.Zygote, which imports this module)."""
+
+    folder: Path
+
+    def run(self, argv: list[str], sandbox: Sandbox, timeout: float, readable=()) -> tuple[int | None, str] | None: ...
+
 
 RELAY_ENV = "HW3_API_RELAY"  # "<socket>:<port>[;<socket>:<port>...]": the child's ends of relay.py, inside the wall
 RELAY_SEPARATOR = ";"  # between the pairs of RELAY_ENV
@@ -319,7 +325,7 @@ def run_probe(
     jobs: Path,
     timeout: float = TIMEOUT_S,
     memory_mb: int = MEMORY_MB,
-    zygote: warm.Zygote | None = None,
+    zygote: Forker | None = None,
     **request,
 ) -> ProbeResult:
     """Run the probe job `job` of the assignment's `jobs` file (see probe.py) on the
