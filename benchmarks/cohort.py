@@ -2,10 +2,11 @@
 
     python benchmarks/cohort.py
 
-On one cohort of six submissions (4 correct, of two shapes, and 2 untouched stubs):
-`hw3 grade --cohort --workers 1`, then `--workers 2` (each from scratch: its grading servers
-start), a re-run with nothing changed, and both again with --force on the grading slots
-they left running; the CPU seconds of each right submission's flow run (the fork of a slot's
+On one cohort of six submissions (4 correct, of two shapes, and 2 untouched stubs), each run
+as an instructor runs it (no --answer-key): `hw3 grade --cohort --workers 1`, then
+`--workers 2` (each from scratch: its grading servers start), a re-run with nothing changed,
+both again with --force on the grading slots they left running, and `--workers 2 --force` on
+the server of `hw3 server start` with SQLite, then with PostgreSQL (started for it); the CPU seconds of each right submission's flow run (the fork of a slot's
 checker that ran it, its runs and their zygote's share), with 1 worker and with 2 sharing the
 two cores; the machine's CPU seconds in each cohort run (every process: servers, workers,
 checkers, runs) and the cores it kept busy on average (a bound on what a second worker can
@@ -26,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import suppress
+from contextlib import nullcontext, suppress
 from pathlib import Path
 from typing import NamedTuple
 
@@ -34,6 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from corpus import CORRECT  # noqa: E402
+from instructor import instructor_server  # noqa: E402
+from postgres import postgres_database  # noqa: E402
 from submissions import make_submission, reference_key_file  # noqa: E402
 
 from hw3.cohort import slots  # noqa: E402
@@ -61,6 +64,7 @@ class Run(NamedTuple):
     cpu_seconds: float  # the machine's, during the run
     marks: dict
     kept: dict  # the kept grades, by student
+    graded_now: int  # submissions graded by this run (not kept from an earlier one)
 
     @property
     def cores(self) -> float:
@@ -68,10 +72,11 @@ class Run(NamedTuple):
 
 
 def grade_cohort(folder: Path, out: Path, workers: int, servers: Path, *more: str) -> Run:
-    """One cohort run; the grading servers are those of `servers` (a new folder: started by
-    this run)."""
+    """One cohort run as an instructor runs it (no --answer-key: the key is built from the
+    reference, with a salt of its own each run); the grading servers are those of `servers`
+    (a new folder: started by this run)."""
     argv = [sys.executable, "-m", "hw3.cli", "grade", "--cohort", str(folder), "--workers", str(workers), "--out", str(out),
-            "--answer-key", str(reference_key_file()), *more]
+            *more]
     out.parent.mkdir(parents=True, exist_ok=True)
     started, cpu = time.monotonic(), machine_cpu_seconds()
     done = subprocess.run(argv, cwd=out.parent, capture_output=True, text=True,
@@ -82,7 +87,8 @@ def grade_cohort(folder: Path, out: Path, workers: int, servers: Path, *more: st
     with open(out, newline="", encoding="utf-8") as handle:
         marks = {row["student"]: row["total"] for row in csv.DictReader(handle)}
     kept = {p.parent.name: json.loads(p.read_text()) for p in (out.parent / "results").glob("*/graded.json")}
-    return Run(seconds, cpu, marks, kept)
+    now = re.search(r"\((\d+) graded now", done.stdout)
+    return Run(seconds, cpu, marks, kept, int(now.group(1)) if now else -1)
 
 
 def stop_slots(work: Path) -> None:
@@ -145,6 +151,11 @@ def main() -> None:
         again = grade_cohort(work / "cohort", work / "two" / "grades.csv", 2, work / "servers-two")
         warm_one = grade_cohort(work / "cohort", work / "one" / "grades.csv", 1, work / "servers-one", "--force")
         warm_two = grade_cohort(work / "cohort", work / "two" / "grades.csv", 2, work / "servers-two", "--force")
+        on = {}  # the same, on `hw3 server start` with its SQLite database, then with PostgreSQL
+        for name, database in (("SQLite", None), ("PostgreSQL", "postgres")):
+            with (postgres_database() if database else nullcontext()) as url, instructor_server(work / name / "home", url) as api:
+                on[name] = grade_cohort(work / "cohort", work / name / "grades.csv", 2, work / "servers-two", "--force",
+                                        "--prefect-api-url", api)
         cpu = {run: [g["cpu_seconds"] for name, g in grades.items() if name.startswith("right")]
                for run, grades in (("1 worker", warm_one.kept), ("2 workers", two.kept))}
         checks_cpu = [g["checks_cpu_seconds"] for name, g in warm_one.kept.items() if name.startswith("right")]
@@ -158,7 +169,10 @@ def main() -> None:
     rows = [("  --workers 1", one, 1.0, ""), ("  --workers 2", two, one.seconds / two.seconds, "(speed-up)"),
             ("  re-run, nothing changed", again, again.seconds / two.seconds, "(of a run)"),
             ("  --workers 1 --force, its grading servers up", warm_one, 1.0, ""),
-            ("  --workers 2 --force, its grading servers up", warm_two, warm_one.seconds / warm_two.seconds, "(speed-up)")]
+            ("  --workers 2 --force, its grading servers up", warm_two, warm_one.seconds / warm_two.seconds, "(speed-up)"),
+            ("  the same on hw3 server start, SQLite", on["SQLite"], 1.0, ""),
+            ("  the same on hw3 server start, PostgreSQL", on["PostgreSQL"], on["SQLite"].seconds / on["PostgreSQL"].seconds,
+             "(speed-up)")]
     for label, run, ratio, what in rows:
         print(f"{label:<48}{run.seconds:>10.1f}{ratio:>10.2f}{run.cpu_seconds:>10.1f}{run.cores:>8.2f}  {what}")
     for run, figures in cpu.items():
@@ -166,9 +180,9 @@ def main() -> None:
     print(f"{'  of which the checks and their probes (1 worker)':<48}{statistics.median(checks_cpu):>10.1f}")
     print(f"{'one student: cold hw3 grade':<48}{cold:>10.1f}{1:>10.2f}")
     print(f"{'  warm re-grade under --watch':<48}{warm:>10.1f}{warm / cold:>10.2f}  (of cold)")
-    marks = [run.marks for run in (one, two, again, warm_one, warm_two)]
+    marks = [run.marks for run in (one, two, again, warm_one, warm_two, *on.values())]
     same = all(m == marks[0] for m in marks)
-    print(f"marks: {two.marks} (the same in all five runs: {same})")
+    print(f"marks: {two.marks} (the same in all {len(marks)} runs: {same}); the re-run graded {again.graded_now} again")
     sys.exit(0 if same else 1)
 
 

@@ -17,16 +17,15 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import sysconfig
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from instructor import instructor_server
 from postgres import postgres_database
 from submissions import PROJECT_ROOT, make_submission, reference_key_file
 
@@ -125,42 +124,6 @@ class Machine:
         self.kill(signal.SIGKILL)
 
 
-@contextmanager
-def instructor_server(database: str, home: Path):
-    """`hw3 server start --database URL --pool graders`: its API URL, for the block's time."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_")}
-    env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-    with open(home.parent / "server.out", "wb") as out:
-        server = subprocess.Popen([sys.executable, "-m", "hw3.cli", "server", "start", "--database", database, "--port", str(free_port()),
-                                   "--pool", "graders", "--home", str(home)], env=env, stdout=out, stderr=subprocess.STDOUT,
-                                  start_new_session=True)
-    try:
-        deadline, said = time.monotonic() + 180, ""
-        while time.monotonic() < deadline and server.poll() is None:
-            said = (home.parent / "server.out").read_text(errors="replace")
-            found = re.search(r"^server: (\S+)", said, re.MULTILINE)
-            if found:
-                break
-            time.sleep(0.5)
-        assert found, f"hw3 server start did not say its URL: {said[-3000:]}"
-        yield found.group(1)
-    finally:
-        try:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def state(url: str, run_id: str) -> str | None:
     return api.read_flow_runs(url, [run_id])[run_id].state_type
 
@@ -178,8 +141,7 @@ def test_two_machines_from_the_wheel_grade_a_cohort_on_postgresql_and_one_killed
         make_submission(tmp_path / "cohort" / f"right-{n}")
     out = tmp_path / "instructor" / "grades.csv"
     out.parent.mkdir()
-    (tmp_path / "server").mkdir()
-    with postgres_database() as database, instructor_server(database, tmp_path / "server" / "home") as url:
+    with postgres_database() as database, instructor_server(tmp_path / "server" / "home", database) as url:
         a, b = machines["a"], machines["b"]
         try:
             for machine in (a, b):
