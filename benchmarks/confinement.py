@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hw3.server import prefect_server  # noqa: E402
+from hw3.grading.server import prefect_server  # noqa: E402
 
 
 def grade(api_url: str, confined: bool, folder: Path) -> float:

@@ -13,17 +13,19 @@ from pathlib import Path
 from hw3.errors import Hw3Error
 
 # Modules that add subcommands, in the order `hw3 --help` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("hw3.assignment", "hw3.stubs", "hw3.train", "hw3.data", "hw3.grade", "hw3.serve", "hw3.release", "hw3.key")
+COMMAND_MODULES: tuple[str, ...] = ("hw3.assignment", "hw3.authoring.stubs", "hw3.train", "hw3.trips.data", "hw3.grading.grade",
+                                     "hw3.cohort.serve", "hw3.authoring.release", "hw3.authoring.key")
 # Instructor-only modules: the student release (`hw3 release`) leaves them out, and `hw3`
 # then offers none of their commands.
-INSTRUCTOR_MODULES: frozenset[str] = frozenset({"hw3.key", "hw3.release", "hw3.gradescope", "hw3.serve"})
+INSTRUCTOR_MODULES: frozenset[str] = frozenset({"hw3.authoring.key", "hw3.authoring.release", "hw3.authoring.gradescope",
+                                                "hw3.cohort.serve"})
 
 
 def available(name: str) -> bool:
     """Whether command module `name` is here (an instructor-only one is missing in a release)."""
     # Looked up beside this file, not through the import system: an editable install of the
     # course's own project would otherwise lend a release its instructor modules.
-    return name not in INSTRUCTOR_MODULES or Path(__file__).with_name(f"{name.rpartition('.')[2]}.py").is_file()
+    return name not in INSTRUCTOR_MODULES or Path(__file__).parent.joinpath(*name.split(".")[1:]).with_suffix(".py").is_file()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,7 +20,7 @@ ENGINE_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = ENGINE_DIR.parent
 CHECKS_DIR = PROJECT_ROOT / "checks"
 DEFAULT_ASSIGNMENT = "flows"
-MANIFEST_FILE = ENGINE_DIR / "manifest.toml"  # TLC's files: the engine's data, in its package
+MANIFEST_FILE = ENGINE_DIR / "trips" / "manifest.toml"  # TLC's files: the engine's data, in its package
 # A course checkout has its pyproject.toml beside hw3/; an installed wheel has site-packages.
 INSTALLED = not (PROJECT_ROOT / "pyproject.toml").is_file()
 

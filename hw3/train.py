@@ -30,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hw3 import catalogue, data
+    from hw3 import catalogue
+    from hw3.trips import data
 
     settings.prefect_environment()
     path = flow_file(args.project)

@@ -26,7 +26,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.metrics import root_mean_squared_error
 
 # Each trip type's names for the pick-up time, drop-off time, pick-up zone and drop-off
-# zone, as TLC's files have them (hw3/manifest.toml lists every column of each type).
+# zone, as TLC's files have them (hw3/trips/manifest.toml lists every column of each type).
 COLUMNS = {
     "fhv": ("pickup_datetime", "dropOff_datetime", "PUlocationID", "DOlocationID"),
     "green": ("lpep_pickup_datetime", "lpep_dropoff_datetime", "PULocationID", "DOLocationID"),

@@ -95,7 +95,7 @@ def prefect_api_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def sample_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding synthetic FHV months 2021-06 and 2021-07."""
-    from hw3.sample import CACHE_ENV, DEFAULT_ROWS, ensure_sample_month
+    from hw3.trips.sample import CACHE_ENV, DEFAULT_ROWS, ensure_sample_month
 
     folder = tmp_path_factory.mktemp("sample-data")
     with pytest.MonkeyPatch.context() as patch:

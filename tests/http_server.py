@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from hw3.sample import CACHE_ENV
+from hw3.trips.sample import CACHE_ENV
 from hw3.layout import PROJECT_ROOT
-from hw3.tripdata import URL_TEMPLATE_ENV
+from hw3.trips.tripdata import URL_TEMPLATE_ENV
 
 GREEN_DIR = PROJECT_ROOT.parent / "shared" / "data"  # real TLC files, beside the project
 

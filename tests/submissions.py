@@ -136,7 +136,7 @@ def grade_on_slot(source: Path, workdir: Path, slot, *args: str) -> tuple[CheckR
 @functools.cache
 def reference_key_file() -> Path:
     """The reference's answer key, built once per test session and saved to a temporary file."""
-    from hw3 import answer_key
+    from hw3.grading import answer_key
 
     folder = Path(tempfile.mkdtemp(prefix="hw3-test-key-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)

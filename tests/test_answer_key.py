@@ -1,4 +1,4 @@
-"""hw3.answer_key: the key built from the reference holds digests that match the published
+"""hw3.grading.answer_key: the key built from the reference holds digests that match the published
 answers and hand-checked get_paths outputs, and nothing of them in clear."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hw3 import answer_key, catalogue
+from hw3 import catalogue
+from hw3.grading import answer_key
 from hw3.errors import Hw3Error
 from hw3.layout import PROJECT_ROOT
 

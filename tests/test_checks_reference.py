@@ -17,7 +17,7 @@ import pytest
 from submissions import PROJECT_ROOT, SOLUTIONS, grade, reference_key_file, run_checks
 
 from hw3 import catalogue
-from hw3.sample import is_sample, sample_month
+from hw3.trips.sample import is_sample, sample_month
 
 COURSE = catalogue.load()
 COURSE_MONTHS = ((2021, 6), (2021, 7))  # what main(date="2021-08-15") reads

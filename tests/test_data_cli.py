@@ -1,4 +1,4 @@
-"""`hw3 data ...` as real subprocesses, and hw3.data.ensure_files, against a local TLC stand-in."""
+"""`hw3 data ...` as real subprocesses, and hw3.trips.data.ensure_files, against a local TLC stand-in."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from http_server import GREEN_DIR, FileServer
 from http_server import tlc_server as server  # noqa: F401 (a fixture)
 
-from hw3 import data, fetch, sample
+from hw3.trips import data, fetch, sample
 from hw3.errors import Hw3Error
 from hw3.layout import PROJECT_ROOT
 

@@ -40,7 +40,7 @@ deployments: []
 @pytest.fixture(scope="module")
 def api_url(tmp_path_factory):
     """One Prefect server for the gradings of this module, as the checks start theirs."""
-    from hw3.server import prefect_server
+    from hw3.grading.server import prefect_server
 
     with prefect_server(None, tmp_path_factory.mktemp("deployments-server")) as url:
         yield url

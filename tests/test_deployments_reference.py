@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 import pytest
 import tomllib
 
-from hw3 import sample
+from hw3.trips import sample
 from hw3.layout import PROJECT_ROOT
 
 SOLUTION_DIR = PROJECT_ROOT / "solutions" / "deployments"

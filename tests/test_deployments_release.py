@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from hw3 import assignment, notebook, release
+from hw3 import assignment
+from hw3.authoring import notebook, release
 from hw3.layout import PROJECT_ROOT
 
 DEPLOYMENTS = assignment.load("deployments")
@@ -35,7 +36,7 @@ def test_the_release_ships_the_assignment_only(released):
     assert {f"homework/deployments/{name}" for name in (*STUDENT_FILES, "HOMEWORK.md", "orchestrate.ipynb")} <= names
     assert {"checks/conftest.py", "checks/deployments/key.json", "checks/deployments/jobs.py"} <= names
     assert not [n for n in names if n.startswith(("solutions/", "tests/", "checks/flows/", "homework/homework"))]
-    assert "checks/deployments/hooks.py" not in names and "hw3/key.py" not in names
+    assert "checks/deployments/hooks.py" not in names and "hw3/authoring/key.py" not in names
     key = json.loads((released / "checks/deployments/key.json").read_text())
     assert key["answers"] == {}
     assert "answer =" not in (released / "checks/deployments/catalogue.toml").read_text()

@@ -1,4 +1,4 @@
-"""hw3.fetch against a local stand-in for TLC's server, with real green files as payload."""
+"""hw3.trips.fetch against a local stand-in for TLC's server, with real green files as payload."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from http_server import GREEN_DIR, FileServer
 from http_server import tlc_server as server  # noqa: F401 (a fixture)
 
-from hw3 import fetch
+from hw3.trips import fetch
 from hw3.errors import Hw3Error
-from hw3.tripdata import URL_TEMPLATE_ENV
+from hw3.trips.tripdata import URL_TEMPLATE_ENV
 
 JAN, FEB = "green_tripdata_2021-01.parquet", "green_tripdata_2021-02.parquet"
 pytestmark = pytest.mark.skipif(not (GREEN_DIR / JAN).is_file(), reason="needs the real green files in ../shared/data")

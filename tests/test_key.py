@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hw3 import catalogue
-from hw3.sample import REAL_ROWS
+from hw3.trips.sample import REAL_ROWS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 COURSE = catalogue.load()

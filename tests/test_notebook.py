@@ -1,4 +1,4 @@
-"""hw3.notebook: the homework notebook is the stub, a notebook's code cells make a homework.py
+"""hw3.authoring.notebook: the homework notebook is the stub, a notebook's code cells make a homework.py
 (without what only Jupyter runs), and the checks grade a notebook, broken ones included."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import pytest
 from submissions import SOLUTIONS, grade, make_submission
 
 from hw3.grading.target import resolve
-from hw3 import catalogue, notebook, stubs
+from hw3 import catalogue
+from hw3.authoring import notebook, stubs
 
 COURSE = catalogue.load()
 

@@ -14,7 +14,7 @@ from sklearn.feature_extraction import DictVectorizer
 
 from checks.flows import oracle
 from hw3.layout import PROJECT_ROOT
-from hw3.tripdata import trip_type
+from hw3.trips.tripdata import trip_type
 
 REFERENCE_DV = PROJECT_ROOT.parent / "shared" / "reference" / "dv-2021-08-15.pkl"
 NAN = float("nan")

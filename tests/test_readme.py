@@ -7,7 +7,7 @@ import shutil
 
 from checks.flows.session import drop_a_zone
 from checks.flows import oracle
-from hw3.sample import DEFAULT_ROWS, ensure_sample_month
+from hw3.trips.sample import DEFAULT_ROWS, ensure_sample_month
 from hw3.layout import PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")

@@ -15,7 +15,7 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LinearRegression
 
 from checks.flows import oracle
-from hw3.tripdata import trip_type
+from hw3.trips.tripdata import trip_type
 from http_server import GREEN_DIR
 GREEN, FHV = trip_type("green"), trip_type("fhv")
 ROLES = ("pickup", "dropoff", "pickup_location", "dropoff_location")

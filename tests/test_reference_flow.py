@@ -19,7 +19,7 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LinearRegression
 
 from checks.flows import oracle
-from hw3.sample import is_sample, write_sample_month
+from hw3.trips.sample import is_sample, write_sample_month
 from hw3.layout import PROJECT_ROOT
 from http_server import tlc_server  # noqa: F401 (a fixture: a local stand-in for TLC's web server)
 

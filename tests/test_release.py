@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 from submissions import PROJECT_ROOT, SOLUTIONS, SUBMISSION_FILES, CheckRun, reference_key_file
 
-from hw3 import catalogue, notebook
+from hw3 import catalogue
+from hw3.authoring import notebook
 from hw3.cli import INSTRUCTOR_MODULES
-from hw3.release import INSTRUCTOR_FOLDERS
+from hw3.authoring.release import INSTRUCTOR_FOLDERS
 
 COURSE = catalogue.load()
 TEXT_SUFFIXES = {".py", ".toml", ".md", ".ini", ".json", ".ipynb", ".tmpl", ""}
@@ -55,7 +56,7 @@ def test_what_ships(release):
     instructor = {name.replace(".", "/") + ".py" for name in INSTRUCTOR_MODULES}
     instructor |= {n for n in tracked("hw3") if n.startswith(tuple(f"{folder}/" for folder in INSTRUCTOR_FOLDERS))}
     assert instructor > {name.replace(".", "/") + ".py" for name in INSTRUCTOR_MODULES}  # the folders hold files
-    expected_hw3 = tracked("hw3") - instructor - {"hw3/templates/README.student.md"}
+    expected_hw3 = tracked("hw3") - instructor - {"hw3/authoring/templates/README.student.md"}
     assert {n for n in names if n.startswith("hw3/")} == expected_hw3
     flows = {n for n in tracked("checks") if not n.startswith("checks/") or n.count("/") == 1 or n.startswith("checks/flows/")}
     assert {n for n in names if n.startswith("checks/")} == flows - {"checks/flows/hooks.py"} | {"checks/flows/key.json"}
@@ -63,7 +64,7 @@ def test_what_ships(release):
     assert {n for n in names if n.startswith(("homework/", "data/"))} == {
         "homework/homework.py", "homework/deployment.py", "homework/answers.toml", "homework/homework.ipynb",
     }
-    assert "hw3/manifest.toml" in names  # the trip files' manifest is the engine's
+    assert "hw3/trips/manifest.toml" in names  # the trip files' manifest is the engine's
     assert not any(n.startswith(("solutions/", "tests/", ".ci/")) or n.endswith(".pyc") for n in names)
     assert oct((release).stat().st_mode & 0o777) == "0o755"
 

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from checks.flows import oracle
-from hw3 import sample
+from hw3.trips import sample
 from hw3.errors import Hw3Error
 from hw3.layout import PROJECT_ROOT
 

@@ -1,4 +1,4 @@
-"""The isolated Prefect server (hw3/server.py): a new server's database starts as a copy of the
+"""The isolated Prefect server (hw3/grading/server.py): a new server's database starts as a copy of the
 first one this machine made with this Prefect, and a copy Prefect does not take is replaced."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from hw3.server import PrefectServer, _database_template
+from hw3.grading.server import PrefectServer, _database_template
 
 
 def tables(database: Path) -> set[str]:

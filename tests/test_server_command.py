@@ -1,4 +1,4 @@
-"""`hw3 server start` (hw3/serve.py): the instructor's Prefect server on PostgreSQL, with the
+"""`hw3 server start` (hw3/cohort/serve.py): the instructor's Prefect server on PostgreSQL, with the
 work pool the grading machines' workers take runs from, stopped by SIGTERM."""
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hw3 import catalogue, stubs
+from hw3 import catalogue
+from hw3.authoring import stubs
 from hw3.layout import PROJECT_ROOT
 
 CATALOGUE = catalogue.load()

@@ -18,8 +18,8 @@ from http_server import GREEN_DIR
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LinearRegression
 
-from hw3.sample import is_sample
-from hw3.tripdata import manifest, trip_type
+from hw3.trips.sample import is_sample
+from hw3.trips.tripdata import manifest, trip_type
 from checks.flows.variants import ensure_sample_as
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

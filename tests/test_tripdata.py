@@ -1,4 +1,4 @@
-"""The data manifest and hw3.tripdata, checked against the real green files in ../shared/data."""
+"""The data manifest and hw3.trips.tripdata, checked against the real green files in ../shared/data."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from hw3 import tripdata
+from hw3.trips import tripdata
 from hw3.errors import Hw3Error
 from hw3.layout import PROJECT_ROOT
 

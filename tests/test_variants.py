@@ -16,7 +16,8 @@ import pytest
 from submissions import PROJECT_ROOT, SOLUTIONS, make_submission, run_checks
 
 from checks.flows import variants
-from hw3 import answer_key, catalogue
+from hw3 import catalogue
+from hw3.grading import answer_key
 from hw3.errors import Hw3Error
 
 COURSE = catalogue.load()

@@ -291,7 +291,7 @@ class ElsewhereSandbox(Sandbox):
 
 def test_a_flow_run_in_a_child_is_recorded_on_its_sessions_server_with_its_logs(tmp_path, sample_data_dir):
     from hw3.grading import prefect_api as api
-    from hw3.server import prefect_server
+    from hw3.grading.server import prefect_server
 
     jobs = tmp_path / "jobs.py"
     jobs.write_text(SETTINGS_JOBS)

@@ -41,14 +41,14 @@ from pathlib import Path
 
 from checks.deployments import code as code_module
 from checks.deployments.services import FlakyFile, MailSink, WebhookReceiver
-from hw3.answer_key import AnswerKey
+from hw3.grading.answer_key import AnswerKey
 from hw3 import submission
 from hw3.catalogue import Catalogue
 from hw3.grading import measure, tracebacks
 from hw3.grading import prefect_api as api
 from hw3.grading.gradebook import fail, figure_line, not_attempted
 from hw3.grading.session import Session
-from hw3.sample import ensure_sample_month
+from hw3.trips.sample import ensure_sample_month
 from hw3.sandbox import drift
 from hw3.sandbox.runner import (
     CommandResult,
@@ -57,7 +57,7 @@ from hw3.sandbox.runner import (
     prefect_command,
     run_command,
 )
-from hw3.tripdata import month_file
+from hw3.trips.tripdata import month_file
 
 POOL = "taxi-pool"  # the checks' own pool, whose worker runs the flow
 POOL_TYPE = "process"

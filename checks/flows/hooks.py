@@ -10,7 +10,7 @@ Steps (each is timed; progress goes to stderr):
      the variants' dates, in a child process;
   2. data: the two months of each variant's date, fetched (HW3_DATA_MIRROR, then TLC) into
      the data folder, or synthetic FHV months with --sample;
-  3. server: an isolated `prefect server start` (hw3/server.py), unless
+  3. server: an isolated `prefect server start` (hw3/grading/server.py), unless
      --prefect-api-url names a running server;
   4. flow <date>: the reference's main(date) on that server, per variant date; its logs give
      the training and validation rows, the feature count and the validation MSE (full
@@ -30,7 +30,7 @@ structure cannot be measured). Q2/Q3 options: see checks/flows/variants.py; `opt
 HW3_KEY_SECRET) places the correct option in generated lists.
 
 The STUDENT key (--student-key, the checks' --answer-key / checks/key.json) holds salted
-digests only (hw3/answer_key.py), with one row per student of the roster. The handout CSV
+digests only (hw3/grading/answer_key.py), with one row per student of the roster. The handout CSV
 tells each student their date and Q2/Q3 options (checks/flows/variants.py: HANDOUT_COLUMNS).
 """
 
@@ -49,7 +49,7 @@ from pathlib import Path
 
 from hw3 import settings
 from hw3.errors import Hw3Error
-from hw3.key import KEY_FORMAT, Steps, warn_if_unpublished, write_instructor_key
+from hw3.authoring.key import KEY_FORMAT, Steps, warn_if_unpublished, write_instructor_key
 
 CATALOGUE_FILE = Path(__file__).with_name("catalogue.toml")
 JOBS_FILE = Path(__file__).with_name("jobs.py")
@@ -71,8 +71,9 @@ def add_options(group) -> None:
 def make_key(args: argparse.Namespace) -> int:
     """The 2022 homework's key (see the module's docstring)."""
     from checks.flows import variants
-    from hw3 import answer_key, catalogue
-    from hw3.tripdata import trip_type
+    from hw3 import catalogue
+    from hw3.grading import answer_key
+    from hw3.trips.tripdata import trip_type
 
     course = catalogue.load(CATALOGUE_FILE)
     if any(q.answer is None for q in course.questions):
@@ -134,9 +135,9 @@ def _date(text: str) -> str:
 
 def _data(args: argparse.Namespace, work: Path, names: list[str]) -> tuple[Path, str]:
     """The folder holding the month files `names`, and a note on where they came from."""
-    from hw3 import data
-    from hw3.sample import REAL_ROWS, ensure_sample_month
-    from hw3.tripdata import parse_month_file
+    from hw3.trips import data
+    from hw3.trips.sample import REAL_ROWS, ensure_sample_month
+    from hw3.trips.tripdata import parse_month_file
 
     if args.sample:
         rows = args.sample_rows or REAL_ROWS
@@ -144,7 +145,7 @@ def _data(args: argparse.Namespace, work: Path, names: list[str]) -> tuple[Path,
         for name in dict.fromkeys(names):
             _, year, month = parse_month_file(name)
             ensure_sample_month(folder, year, month, rows)
-        return folder, f"synthetic FHV sample months, {rows:,} trips each (hw3.sample)"
+        return folder, f"synthetic FHV sample months, {rows:,} trips each (hw3.trips.sample)"
     folder = settings.data_dir().resolve()
     data.ensure_files([folder / name for name in dict.fromkeys(names)], allow_sample=False)
     return folder, f"TLC trip files in {folder}"
@@ -154,7 +155,7 @@ def _measure(project: Path, work: Path, taxi: str, months: dict[str, tuple[Path,
              api_url: str | None) -> dict:
     """Figures per date (from its `months`, the training and the validation file), plus the schedule and the work-queue command, on a Prefect server
     (the one at `api_url`, else a fresh one)."""
-    from hw3.server import prefect_server
+    from hw3.grading.server import prefect_server
 
     measured: dict = {}
     with ExitStack() as stack:
@@ -249,7 +250,8 @@ def _row(course, taxi: str, day: str, files: tuple[str, str], measured: dict, se
 
 def _student_key(paths: dict, taxi: str, date: str, default: dict, rows: dict):
     """The salted key of the checks: the default variant, plus one row per student."""
-    from hw3 import answer_key, catalogue
+    from hw3 import catalogue
+    from hw3.grading import answer_key
 
     def answers(row: dict) -> dict[str, str]:
         return {key: entry["answer"] for key, entry in row["questions"].items()}

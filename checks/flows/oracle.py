@@ -17,7 +17,7 @@ import pandas as pd
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LinearRegression
 
-from hw3.tripdata import TripType, trip_type
+from hw3.trips.tripdata import TripType, trip_type
 
 FEATURES = ("PUlocationID", "DOlocationID")
 MIN_MINUTES, MAX_MINUTES = 1, 60

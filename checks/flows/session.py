@@ -23,11 +23,11 @@ from hw3.grading.session import Session
 from hw3.sandbox.runner import ProbeResult, Sandbox
 from checks.flows import oracle
 from hw3 import settings
-from hw3.answer_key import AnswerKey
+from hw3.grading.answer_key import AnswerKey
 from hw3.catalogue import Catalogue
 from hw3.errors import Hw3Error
-from hw3.sample import DEFAULT_ROWS, is_sample
-from hw3.tripdata import check_trip_file, month_file, parse_month_file, trip_type
+from hw3.trips.sample import DEFAULT_ROWS, is_sample
+from hw3.trips.tripdata import check_trip_file, month_file, parse_month_file, trip_type
 from checks.flows.variants import ensure_sample_as
 
 

@@ -145,11 +145,11 @@ def write_handout(path: str | os.PathLike, rows: list[dict[str, str]]) -> Path:
 
 def ensure_sample_as(folder: str | os.PathLike, taxi: str, year: int, month: int, rows: int) -> Path:
     """A synthetic month in `folder` under the trip type's file name and column names
-    (hw3.sample makes FHV months; other types get the same trips, columns renamed)."""
+    (hw3.trips.sample makes FHV months; other types get the same trips, columns renamed)."""
     import pyarrow.parquet as pq
 
-    from hw3.sample import ensure_sample_month
-    from hw3.tripdata import month_file, trip_type
+    from hw3.trips.sample import ensure_sample_month
+    from hw3.trips.tripdata import month_file, trip_type
 
     folder = Path(folder)
     if taxi == "fhv":

@@ -26,7 +26,8 @@ import uuid
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from hw3 import answer_key as answer_key_module, assignment as assignment_module, settings
+from hw3 import assignment as assignment_module, settings
+from hw3.grading import answer_key as answer_key_module
 from hw3.cohort import course as course_module, members as members_module, report, slots
 from hw3.cohort.flow import RESULT_ARTIFACT
 from hw3.cohort.report import Graded

@@ -36,7 +36,7 @@ from hw3 import settings
 from hw3.cohort.handoff import MAX_SLOTS, Slot, lock
 from hw3.errors import Hw3Error
 from hw3.fsutil import atomic_write
-from hw3.server import PrefectServer, ServerError
+from hw3.grading.server import PrefectServer, ServerError
 
 WAIT_S = 1.0  # between two looks for a free slot
 WATCH_S = 5.0  # between two looks of a slot's watcher at whether it is idle

@@ -2,7 +2,7 @@
 
 A problem with one line (bad TOML, a wrong type, an unknown or repeated key) is charged to
 the question of that line only; the message quotes the line and describes the expected
-form (hw3.stubs.answer_form: its examples are no answer). The empty string "" (the stub's
+form (hw3.authoring.stubs.answer_form: its examples are no answer). The empty string "" (the stub's
 placeholder) means "not attempted".
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from hw3.grading.gradebook import fail, not_attempted
 from hw3.catalogue import Catalogue, Question
-from hw3.stubs import answer_form
+from hw3.authoring.stubs import answer_form
 
 FILE_NAME = "answers.toml"
 KEY = re.compile(r"""\s*["']?([A-Za-z0-9_-]+)""")  # the key a line is meant for

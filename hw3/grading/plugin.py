@@ -15,7 +15,7 @@ Options:
 
 An assignment's own conftest.py (checks/<ID>/conftest.py) provides the `grading` fixture:
 its session of child runs of the submission (hw3/sandbox/runner.py), against the server of
-the `prefect_api_url` fixture (hw3/server.py).
+the `prefect_api_url` fixture (hw3/grading/server.py).
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ def own_prefect_home() -> None:
 
 own_prefect_home()  # before anything imports Prefect
 
-from hw3 import answer_key, assignment as assignment_module, catalogue, layout  # noqa: E402
+from hw3 import assignment as assignment_module, catalogue, layout
+from hw3.grading import answer_key  # noqa: E402
 from hw3.grading.gradebook import Gradebook, classify, part_of, question_of  # noqa: E402
 
 GRADEBOOK = pytest.StashKey[Gradebook]()
@@ -176,7 +177,7 @@ def target(request: pytest.FixtureRequest, session_folder: Path, assignment, gra
 @pytest.fixture(scope="session")
 def prefect_api_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """The Prefect server the submission runs against: --prefect-api-url, else our own."""
-    from hw3.server import prefect_server
+    from hw3.grading.server import prefect_server
 
     with prefect_server(request.config.getoption("--prefect-api-url"), tmp_path_factory.mktemp("prefect-server")) as url:
         yield url

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from hw3 import settings
-from hw3.answer_key import AnswerKey
+from hw3.grading.answer_key import AnswerKey
 from hw3.catalogue import Catalogue
 from hw3.grading import answers
 from hw3.grading.gradebook import NOT_ATTEMPTED, fail, not_attempted, recorded

@@ -5,7 +5,7 @@ The checks never grade the student's folder itself: they grade a copy of it in t
 folder, made by the one rule of hw3/submission.py (regular files only; no link followed out
 of the submission; trip files, models and caches left out). The student's folder is never
 written to. A notebook is graded as the assignment's main file (homework.py) made of its
-code cells (hw3.notebook.to_script). A notebook that cannot be read becomes a main file that
+code cells (hw3.authoring.notebook.to_script). A notebook that cannot be read becomes a main file that
 raises NotebookError with the reason, so every question that imports it fails with that
 reason and the others are graded as usual.
 """
@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
-from hw3 import notebook, submission
+from hw3 import submission
+from hw3.authoring import notebook
 
 # The notebook's neighbours that go into the copy: the submission's other files.
 STAGED_SUFFIXES = (".py", ".toml", ".yaml")

@@ -40,7 +40,7 @@ SHIPPED_FILES = (".gitignore",)
 INSTRUCTOR_FOLDERS = ("hw3/cohort",)  # `hw3 grade --cohort` on Prefect workers
 HOOKS_NAME = "hooks.py"  # in each assignment's checks folder: what `hw3 key` measures (instructors only)
 KEY_NAME = "key.json"  # in the assignment's checks folder: the work part of the key (hw3/grading/plugin.py reads it)
-README_TEMPLATE = "hw3/templates/README.student.md"
+README_TEMPLATE = "hw3/authoring/templates/README.student.md"
 # The tox environments students get, with the description they read in `tox list`.
 STUDENT_TOX_ENVS = {
     "grade": "grade homework/ with the checks (`-- --target homework/homework.ipynb`: the notebook)",
@@ -117,7 +117,8 @@ def _write(path: Path, text: str) -> None:
 
 def build(project_root: Path, folder: Path, key_file: Path | None = None, assignment: str | None = None) -> None:
     """Write the student repository of an assignment into the existing, empty `folder`."""
-    from hw3 import answer_key, notebook, stubs
+    from hw3.authoring import notebook, stubs
+    from hw3.grading import answer_key
 
     chosen = assignment_module.load(assignment, project_root)
     checks = chosen.folder.relative_to(project_root)
@@ -189,7 +190,8 @@ def release(project_root: Path, dest: Path, *, force: bool = False, key_file: Pa
 def run(args: argparse.Namespace) -> int:
     key_file = Path(args.answer_key) if args.answer_key else None
     if args.gradescope:
-        from hw3 import answer_key, gradescope
+        from hw3.authoring import gradescope
+        from hw3.grading import answer_key
 
         with tempfile.TemporaryDirectory() as scratch:
             key = key_file or answer_key.build_from_reference(layout.PROJECT_ROOT, args.assignment).save(Path(scratch) / "key.json")

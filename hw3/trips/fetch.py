@@ -19,7 +19,7 @@ from pathlib import Path
 from hw3 import settings
 from hw3.errors import Hw3Error
 from hw3.fsutil import atomic_write
-from hw3.tripdata import known_checksum, parse_month_file, read_parquet_schema, url
+from hw3.trips.tripdata import known_checksum, parse_month_file, read_parquet_schema, url
 
 CHUNK = 1 << 16
 TIMEOUT_S = 60

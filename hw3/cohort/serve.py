@@ -80,7 +80,7 @@ def public_url(host: str, port: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hw3.server import PrefectServer, ServerError
+    from hw3.grading.server import PrefectServer, ServerError
 
     check_database(args.database)
     if not 0 < args.port < 65536:

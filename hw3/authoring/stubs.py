@@ -20,7 +20,7 @@ from hw3.assignment import Assignment
 from hw3.catalogue import Catalogue, Question
 from hw3.errors import Hw3Error
 from hw3.fsutil import atomic_write
-from hw3.tripdata import trip_type
+from hw3.trips.tripdata import trip_type
 
 ENGINE_TEMPLATES = Path(__file__).with_name("templates")  # what an assignment's templates/ may leave out
 HOMEWORK_MD = "HOMEWORK.md"

@@ -1,4 +1,4 @@
-"""TLC monthly trip files: names, URLs, columns and checksums (from hw3/manifest.toml),
+"""TLC monthly trip files: names, URLs, columns and checksums (from hw3/trips/manifest.toml),
 and the check that a file really is such a trip file."""
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ as every grading; a submission that breaks the checks still gets a results.json 
 reason. `AUTOGRADER_ROOT` and `AUTOGRADER_PYTHON` move the root and the Python (the tests
 run it in a temporary root laid out like Gradescope's).
 
-    python -m hw3.gradescope ROOT      what run_autograder runs
+    python -m hw3.authoring.gradescope ROOT      what run_autograder runs
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ RUN_AUTOGRADER = """#!/usr/bin/env bash
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
 PYTHON="${AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}"
 export PYTHONPATH="$ROOT/source"
-cd "$ROOT/source" && exec "$PYTHON" -m hw3.gradescope "$ROOT" {assignment}
+cd "$ROOT/source" && exec "$PYTHON" -m hw3.authoring.gradescope "$ROOT" {assignment}
 """
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from hw3 import assignment as assignment_module
 from hw3.grading.invocation import PRELOADED, WARM_ARGS, pytest_argv, submission_target
-from hw3.server import prefect_server
+from hw3.grading.server import prefect_server
 
 WATCHED = ("*.py", "*.toml", "*.ipynb", "*.yaml")  # the submission's files whose change starts a grade
 POLL_S = 0.3  # between two looks at the files
@@ -62,7 +62,7 @@ class WarmChecks:
     def __init__(self, pytest_argv: list[str], assignment_id: str, target: Path, api_url: str, scratch: Path):
         self.folder = Path(tempfile.mkdtemp(prefix="session-", dir=scratch))
         ahead = {"assignment": assignment_id, "target": str(target), "api_url": api_url, "folder": str(self.folder)}
-        self.process = subprocess.Popen([sys.executable, "-m", "hw3.watch", json.dumps(ahead), *pytest_argv], stdin=subprocess.PIPE,
+        self.process = subprocess.Popen([sys.executable, "-m", "hw3.grading.watch", json.dumps(ahead), *pytest_argv], stdin=subprocess.PIPE,
                                         text=True)
 
     def go(self) -> int:

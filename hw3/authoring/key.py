@@ -13,7 +13,7 @@ path; instructors only) says what is measured:
 The INSTRUCTOR key (--out; .toml, .json, or plain text for any other name; printed as plain
 text without --out) holds the figures, answers and options, and the seconds each step took.
 The STUDENT key (--student-key, what the checks' --answer-key reads) holds salted digests
-only (hw3/answer_key.py).
+only (hw3/grading/answer_key.py).
 """
 
 from __future__ import annotations
@@ -83,8 +83,9 @@ def run_measured(args: argparse.Namespace, chosen, hooks) -> int:
     """The key of an assignment whose hooks.py measures its figures: each question of
     `hooks.MONTHS` gets the option closest to what `hooks.measure` gives on its real months;
     the other questions keep the catalogue's answers."""
-    from hw3 import answer_key, data
-    from hw3.server import prefect_server
+    from hw3.grading import answer_key
+    from hw3.trips import data
+    from hw3.grading.server import prefect_server
 
     course = chosen.catalogue
     if any(q.answer is None for q in course.questions):

@@ -3,7 +3,7 @@
 `homework_notebook()` builds the notebook of an assignment's main file (its first Python
 stub: `homework.ipynb` for `homework.py`) from the same renderings as the stubs: the cells of
 HOMEWORK.md become markdown cells, the cells of the main file code cells
-(`hw3.stubs.split_cells`). `to_script()` turns a notebook back into the text of the main file
+(`hw3.authoring.stubs.split_cells`). `to_script()` turns a notebook back into the text of the main file
 that the checks grade: the code cells in order, each after a `# %%` line,
 with what only Jupyter understands (`!shell` lines, `%magic` lines, non-Python cell magics)
 replaced by `pass`, and `from __future__` imports moved to the top.
@@ -19,7 +19,7 @@ import nbformat
 from hw3 import catalogue as catalogue_module
 from hw3.catalogue import Catalogue
 from hw3.errors import Hw3Error
-from hw3.stubs import render_homework_md, render_stub, split_cells, template_path
+from hw3.authoring.stubs import render_homework_md, render_stub, split_cells, template_path
 
 INTRO_FILE = "notebook_intro.md"
 CELL_BREAK = "# %%"

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if args.cohort:
         return _cohort(args)
     if args.watch:
-        from hw3.watch import watch
+        from hw3.grading.watch import watch
 
         return watch(assignment_module.load(args.assignment), args.target, args.prefect_api_url, _pytest_extra(args))
     target = submission_target(args.target) if args.target else None

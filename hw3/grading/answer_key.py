@@ -114,7 +114,7 @@ class AnswerKey:
         same reference have the same meaning): each answer read back as the option of its
         question it is the digest of, each day's paths as the trip files of the months around
         the day that they name. A digest that reads back as nothing counts as itself."""
-        from hw3.tripdata import month_file
+        from hw3.trips.tripdata import month_file
 
         options = {q.key: list(q.options) for q in course.questions}
 

@@ -36,10 +36,10 @@ import pandas as pd
 from hw3 import settings
 from hw3.errors import Hw3Error
 from hw3.fsutil import atomic_write
-from hw3.tripdata import month_file, trip_type
+from hw3.trips.tripdata import month_file, trip_type
 
 GENERATOR_VERSION = 2
-METADATA_KEY = b"hw3.sample"
+METADATA_KEY = b"hw3.sample"  # the key sample files were written with: a format, not a module path
 CACHE_ENV = "HW3_CACHE_DIR"
 
 DEFAULT_ROWS = 25_000

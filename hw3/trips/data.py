@@ -15,7 +15,7 @@ from pathlib import Path
 
 from hw3 import settings
 from hw3.errors import Hw3Error
-from hw3.sample import DEFAULT_ROWS, GREEN_DEFAULT_ROWS, TAXIS
+from hw3.trips.sample import DEFAULT_ROWS, GREEN_DEFAULT_ROWS, TAXIS
 
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -29,9 +29,9 @@ def ensure_files(paths: list[str | os.PathLike], *, allow_sample: bool = True, r
     month (and allow_sample), a synthetic sample month takes its place. Each is then checked
     (tripdata.check_trip_file): a bad one is an Hw3Error naming it, before anything runs on it.
     """
-    from hw3.fetch import NotAvailable, fetch_file
-    from hw3.sample import ensure_sample_month
-    from hw3.tripdata import check_trip_file, parse_month_file
+    from hw3.trips.fetch import NotAvailable, fetch_file
+    from hw3.trips.sample import ensure_sample_month
+    from hw3.trips.tripdata import check_trip_file, parse_month_file
 
     done = []
     for path in map(Path, paths):
@@ -86,7 +86,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_fetch(args: argparse.Namespace) -> int:
-    from hw3.fetch import fetch_files
+    from hw3.trips.fetch import fetch_files
 
     dest = args.dest or settings.data_dir()
     names = wanted_files(args.when, args.taxi, args.project, dest)
@@ -97,8 +97,8 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 
 def run_sample(args: argparse.Namespace) -> int:
-    from hw3.sample import check_taxi, default_rows, ensure_sample_month
-    from hw3.tripdata import parse_month_file
+    from hw3.trips.sample import check_taxi, default_rows, ensure_sample_month
+    from hw3.trips.tripdata import parse_month_file
 
     dest = args.dest or settings.data_dir()
     for name in wanted_files(args.when, args.taxi, args.project, dest):
@@ -110,8 +110,8 @@ def run_sample(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from hw3.sample import is_sample
-    from hw3.tripdata import check_trip_file
+    from hw3.trips.sample import is_sample
+    from hw3.trips.tripdata import check_trip_file
 
     failed = 0
     for path in args.files:
@@ -130,7 +130,7 @@ def run_check(args: argparse.Namespace) -> int:
 def wanted_files(when: list[str], taxi: str, project: Path, dest: Path) -> list[str]:
     """File names for months given as YYYY-MM, or for one date through the project's get_paths."""
     from hw3 import catalogue
-    from hw3.tripdata import month_file, parse_month_file
+    from hw3.trips.tripdata import month_file, parse_month_file
 
     if not when:
         when = [catalogue.load().date]
