@@ -30,6 +30,7 @@ from postgres import postgres_database
 from submissions import PROJECT_ROOT, make_submission, reference_key_file
 
 from hw3 import catalogue
+from hw3.cohort import heartbeat
 from hw3.grading import prefect_api as api
 
 COURSE = catalogue.load()
@@ -152,11 +153,11 @@ def test_two_machines_from_the_wheel_grade_a_cohort_on_postgresql_and_one_killed
                                             "--out", str(out), "--work-pool", "graders", "--prefect-api-url", url,
                                             "--answer-key", str(reference_key_file())],
                                            cwd=out.parent, env=env, stdout=said, stderr=subprocess.STDOUT)
-            # Machine a finishes one submission and starts another: then it dies, all of it at once.
+            # Machine a finishes one submission and starts grading another: then it dies, all of it at once.
             killed, deadline = None, time.monotonic() + 600
             while killed is None and grading.poll() is None and time.monotonic() < deadline:
                 taken = a.submitted()
-                if len(taken) >= 2 and state(url, taken[0]) == "COMPLETED" and state(url, taken[1]) == "RUNNING":
+                if len(taken) >= 2 and state(url, taken[0]) == "COMPLETED" and api.variables(url, [heartbeat.variable(taken[1])]):
                     a.kill()
                     killed = taken[1]
                 time.sleep(0.5)

@@ -1,7 +1,8 @@
 """Whether a submission's flow run still has a machine: its process counts up a Prefect
 variable of its own every few seconds (`beating`, on the worker's machine), and the cohort's
 run (`Watch`, on the instructor's) reads the counts. A run that is Pending or Running and whose
-count has not moved for HW3_COHORT_LOST_S lost its worker (a machine stopped, a worker was
+count has not moved for HW3_COHORT_LOST_S (two more minutes before its first beat, while its
+process starts) lost its worker (a machine stopped, a worker was
 killed): the cohort marks it Crashed and grades the submission again.
 
 The instructor's clock alone decides (a count that moves, not a time the worker sent), so the
@@ -15,6 +16,7 @@ import time
 from contextlib import contextmanager
 
 BEAT_S = 5.0  # between two beats of a flow run
+START_S = 120.0  # more time a run has for its first beat: its process starts (imports, a busy machine)
 PREFIX = "hw3-alive-"  # + the flow run's id: the variable a run counts up
 
 
@@ -63,7 +65,8 @@ class Watch:
 
     def lost(self, runs: dict) -> list[str]:
         """The ids of `runs` (RunRecords by id, not final) that are Pending or Running and whose
-        count has not moved for lost_s; a run Scheduled still waits for a worker."""
+        count has not moved for lost_s (lost_s + START_S before its first beat); a run
+        Scheduled still waits for a worker."""
         from hw3.grading import prefect_api as api
 
         active = [run_id for run_id, run in runs.items() if run.state_type in ("PENDING", "RUNNING")]
@@ -74,7 +77,7 @@ class Watch:
             last = self.seen.get(run_id)
             if last is None or last[0] != count:
                 self.seen[run_id] = (count, now)
-            elif now - last[1] > self.lost_s:
+            elif now - last[1] > self.lost_s + (START_S if count is None else 0.0):
                 gone.append(run_id)
         return gone
 
