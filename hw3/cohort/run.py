@@ -27,12 +27,12 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from hw3 import assignment as assignment_module, settings
-from hw3.grading import answer_key as answer_key_module
 from hw3.cohort import course as course_module, members as members_module, report, slots
 from hw3.cohort.flow import RESULT_ARTIFACT
 from hw3.cohort.report import Graded
 from hw3.errors import Hw3Error
 from hw3.fsutil import atomic_write
+from hw3.grading import answer_key as answer_key_module
 from hw3.grading.invocation import given_answer_key
 
 POLL_S = 1.0  # between two reads of the submissions' flow runs
@@ -170,7 +170,7 @@ def _collect(url: str, runs: dict[str, str], alive, start, course, results_dir: 
                 problem = None
                 if run_id in lost and restarts[student] < RESTARTS:
                     api.crash_flow_run(url, run_id, LOST.format(seconds=watch.lost_s))
-                    watch.forget(run_id)
+                    watch.forget(run_id, lost=True)
                     del runs[run_id]
                     restarts[student] += 1
                     runs[start(student)] = student
@@ -186,7 +186,7 @@ def _collect(url: str, runs: dict[str, str], alive, start, course, results_dir: 
                     problem = "every worker of the pool stopped before its flow run ended"
                 elif not run.final:
                     continue
-                watch.forget(run_id)
+                watch.forget(run_id, lost=run_id in lost)
                 del runs[run_id]
                 graded[student] = _graded(url, run, student, problem, results_dir / student)
                 bar.write(report.line(graded[student], course))
