@@ -1,14 +1,14 @@
 """An assignment, found through its folder (hw3/layout.py): the engine never imports its code.
 
 `load(ID)` gives the folder, the catalogue and the paths of the parts the engine hands to
-others: `jobs` (loaded by the probe, inside the wall) and `templates` (read by `hw3 stubs`).
+others: `jobs` (loaded by the probe, inside the wall) and `templates` (read by `hw3 stubs`);
+and its modules: `hooks` (`hw3 key`) and `commands` (`hw3 train`, `hw3 data fetch DATE`).
 A folder given by its path (one holding a catalogue.toml) works the same as an ID, so an
 assignment can live outside this project.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -40,15 +40,20 @@ class Assignment:
         return self.folder / "templates"
 
     def hooks(self):
-        """The assignment's hooks.py (what `hw3 key` measures), loaded by its path; None if
-        it has none."""
-        path = self.folder / "hooks.py"
-        if not path.is_file():
-            return None
-        spec = importlib.util.spec_from_file_location(f"hw3_hooks_{self.id}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+        """The assignment's hooks.py (what `hw3 key` measures; instructors only), loaded by its
+        path; None if it has none."""
+        return self._module("hooks")
+
+    def commands(self):
+        """The assignment's commands.py (what `hw3 train` and `hw3 data fetch DATE` run; it
+        ships with the release), loaded by its path; None if it has none."""
+        return self._module("commands")
+
+    def _module(self, name: str):
+        from hw3.project import load_module
+
+        path = self.folder / f"{name}.py"
+        return load_module(path, f"hw3_{name}_{self.id}") if path.is_file() else None
 
     def homework(self) -> Path:
         return layout.work_dir("homework", self.id, self.root)

@@ -121,6 +121,20 @@ def test_a_stub_get_paths_says_what_to_do(server: FileServer, tmp_path: Path):
     assert server.requests == [] and not (tmp_path / "data").exists()
 
 
+def test_the_2023_homework_names_its_own_months_and_trip_type(server: FileServer, tmp_path: Path):
+    """`--assignment deployments`: the flow's two green months by default, and months given as
+    YYYY-MM are green; a date means nothing to a flow that takes paths, and says so."""
+    dest = tmp_path / "data"
+    made = hw3("data", "sample", "--assignment", "deployments", "--rows", "2000", "--dest", str(dest))
+    assert made.returncode == 0, made.stderr
+    assert sorted(p.name for p in dest.iterdir()) == ["green_tripdata_2023-01.parquet", "green_tripdata_2023-02.parquet"]
+    made = hw3("data", "sample", "--assignment", "deployments", "2023-03", "--rows", "2000", "--dest", str(dest))
+    assert made.returncode == 0 and (dest / "green_tripdata_2023-03.parquet").is_file(), made.stderr
+    refused = hw3("data", "fetch", "--assignment", "deployments", "2023-03-01", "--dest", str(dest))
+    assert refused.returncode == 2 and "give months as YYYY-MM" in refused.stderr and "Traceback" not in refused.stderr
+    assert server.requests == []
+
+
 @pytest.mark.parametrize("arg", ["2021-13", "2021-6", "June", "2021-06-15x"])
 def test_a_bad_month_is_refused(server: FileServer, tmp_path: Path, arg: str):
     result = hw3("data", "fetch", arg, "--dest", str(tmp_path))

@@ -208,3 +208,48 @@ def test_hw3_train_starts_its_own_temporary_server(train_env, sample_data_dir, t
         result = hw3_train(cwd=tmp_path, env=env)
     assert_trained(result, train_env)
     assert "Starting temporary server" in result.stderr
+
+
+# --- `hw3 train --assignment deployments`: the 2023 flow, run in its own folder -------------------
+
+@pytest.fixture
+def release_2023(tmp_path):
+    """A student release's project whose homework/deployments/ holds the finished 2023 homework."""
+    project = tmp_path / "release"
+    shutil.copytree(PROJECT_ROOT / "solutions" / "deployments", project / "homework" / "deployments",
+                    ignore=shutil.ignore_patterns("data", "mlflow.db", "__pycache__"))
+    return project
+
+
+def test_hw3_train_runs_the_2023_flow_on_synthetic_months(prefect_api_url, tlc_server, release_2023, tmp_path):
+    from checks.deployments import oracle
+
+    empty = tmp_path / "empty-mirror"
+    empty.mkdir()
+    result = hw3_train("--assignment", "deployments", "--project", str(release_2023), "--sample-rows", "3000",
+                       cwd=tmp_path, env={"HW3_DATA_MIRROR": str(empty)})
+    assert result.returncode == 0, result.stderr
+    folder = release_2023 / "homework" / "deployments"
+    assert f"training with {folder / 'orchestrate.py'}" in result.stderr and result.stderr.count("SYNTHETIC") == 2
+    data = [folder / "data" / f"green_tripdata_2023-{month:02d}.parquet" for month in (1, 2)]
+    printed = float(re.search(r"validation RMSE: (" + NUMBER + ")", result.stdout).group(1))
+    assert printed == pytest.approx(oracle.rmse(*data)["rmse"], abs=1e-6)
+    assert (folder / "mlflow.db").is_file(), "the run tracks to MLflow in its folder, as the course's script does"
+
+
+def test_hw3_train_of_the_2023_flow_says_what_to_do(prefect_api_url, tlc_server, release_2023, tmp_path):
+    """Without the months, with a date, and on the stub: a line that says what to do, no traceback."""
+    empty = tmp_path / "empty-mirror"
+    empty.mkdir()
+    train = ("--assignment", "deployments", "--project", str(release_2023))
+    result = hw3_train(*train, cwd=tmp_path, env={"HW3_DATA_MIRROR": str(empty)})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "green_tripdata_2023-01.parquet: no source has it" in result.stderr and "--sample-rows N" in result.stderr
+    result = hw3_train(*train, "--date", "2023-03-01", cwd=tmp_path, env={})
+    assert result.returncode == 2 and "the 2023 flow takes no date" in result.stderr
+
+    stub = release_2023 / "homework" / "deployments" / "orchestrate.py"
+    shutil.copyfile(PROJECT_ROOT / "homework" / "deployments" / "orchestrate.py", stub)
+    result = hw3_train(*train, "--sample-rows", "2500", cwd=tmp_path, env={"HW3_DATA_MIRROR": str(empty)})
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "hw3: orchestrate.py: make main_flow a Prefect flow" in result.stderr

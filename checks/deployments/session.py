@@ -40,6 +40,7 @@ from functools import cached_property
 from pathlib import Path
 
 from checks.deployments import code as code_module
+from checks.deployments.commands import TRAIN, VAL  # the months the runs read (as samples)
 from checks.deployments.services import FlakyFile, MailSink, WebhookReceiver
 from hw3.grading.answer_key import AnswerKey
 from hw3 import submission
@@ -64,7 +65,6 @@ POOL_TYPE = "process"
 PREFECT_FILE = "prefect.yaml"
 OLD_DEPLOYMENT_FILES = ("deployment.yaml", "deployment.yml", "*-deployment.yaml")  # Prefect 2.10's, and `prefect deployment build`'s
 EMAIL_BLOCK_TYPE = "email-server-credentials"
-TRAIN, VAL = (2023, 1), (2023, 2)  # the sample months the runs read
 NOTIFY_DOMAIN = "@hw3-checks.example.com"
 NOTIFY_TO = "student-{token}" + NOTIFY_DOMAIN  # the address the worker run mails, of this session only
 WORKER_PROCESSES = 512  # the worker, a process per flow run and their threads

@@ -57,27 +57,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands = parser.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
     when = dict(nargs="*", metavar="DATE|YYYY-MM",
                 help="months as YYYY-MM, or one flow date YYYY-MM-DD whose two months your get_paths "
-                     "names (default: the course date)")
+                     "names (default: the months of the assignment's flow)")
     project = dict(type=Path, default=Path.cwd(),
                    help="the project whose solutions/ or homework/ get_paths maps a date (default: here)")
+    assignment = dict(metavar="ID", help="the assignment whose flow names the months (default: flows)")
+    taxi = "trip type of the months given as YYYY-MM: fhv, green or yellow (default: the assignment's)"
 
     fetch = commands.add_parser("fetch", help="download trip files (HW3_DATA_MIRROR first, then TLC)")
     fetch.add_argument("when", **when)
-    fetch.add_argument("--taxi", default="fhv", help="trip type of the months given: fhv, green or yellow")
+    fetch.add_argument("--taxi", help=taxi)
     fetch.add_argument("--dest", type=Path, help="folder to save into (default: HW3_DATA_DIR, else ./data)")
     fetch.add_argument("--project", **project)
+    fetch.add_argument("--assignment", **assignment)
     fetch.add_argument("--no-progress", action="store_true", help="no progress bar")
     fetch.set_defaults(run=run_fetch)
 
     sample = commands.add_parser("sample", help="write synthetic FHV or green months (offline stand-ins)")
     sample.add_argument("when", **when)
-    sample.add_argument("--taxi", default="fhv", choices=TAXIS,
-                        help="trip type of the months given as YYYY-MM (default: %(default)s; a date's files "
-                             "are of the type their names say)")
+    sample.add_argument("--taxi", choices=TAXIS, help=taxi)
     sample.add_argument("--rows", type=int, default=None,
                         help=f"trips per month (default: {DEFAULT_ROWS} for fhv, {GREEN_DEFAULT_ROWS} for green)")
     sample.add_argument("--dest", type=Path, help="folder to save into (default: HW3_DATA_DIR, else ./data)")
     sample.add_argument("--project", **project)
+    sample.add_argument("--assignment", **assignment)
     sample.set_defaults(run=run_sample)
 
     check = commands.add_parser("check", help="check trip files: parquet, the columns and types of their trip type")
@@ -89,7 +91,7 @@ def run_fetch(args: argparse.Namespace) -> int:
     from hw3.trips.fetch import fetch_files
 
     dest = args.dest or settings.data_dir()
-    names = wanted_files(args.when, args.taxi, args.project, dest)
+    names = wanted_files(args, dest)
     present = {name for name in names if (dest / name).exists()}
     for path in fetch_files(names, dest, progress=not args.no_progress):
         print(f"{path}: {'already there' if path.name in present else 'fetched'}")
@@ -101,7 +103,7 @@ def run_sample(args: argparse.Namespace) -> int:
     from hw3.trips.tripdata import parse_month_file
 
     dest = args.dest or settings.data_dir()
-    for name in wanted_files(args.when, args.taxi, args.project, dest):
+    for name in wanted_files(args, dest):
         taxi, year, month = parse_month_file(name)
         rows = args.rows if args.rows is not None else default_rows(check_taxi(taxi))
         path = ensure_sample_month(dest, year, month, rows, taxi)
@@ -127,34 +129,28 @@ def run_check(args: argparse.Namespace) -> int:
     return 2 if failed else 0
 
 
-def wanted_files(when: list[str], taxi: str, project: Path, dest: Path) -> list[str]:
-    """File names for months given as YYYY-MM, or for one date through the project's get_paths."""
-    from hw3 import catalogue
+def wanted_files(args: argparse.Namespace, dest: Path) -> list[str]:
+    """File names for months given as YYYY-MM (of --taxi, else the assignment's trip type), or
+    for one date, or none, through the assignment's flow (checks/<ID>/commands.py)."""
+    from hw3 import assignment
     from hw3.trips.tripdata import month_file, parse_month_file
 
-    if not when:
-        when = [catalogue.load().date]
-    if len(when) == 1 and _DATE.fullmatch(when[0]):
-        names = [Path(p).name for p in _course_paths(when[0], project, dest)]
+    chosen = assignment.load(args.assignment, root=args.project)
+    if len(args.when) <= 1 and all(_DATE.fullmatch(text) for text in args.when):
+        commands = chosen.commands()
+        if commands is None:
+            raise Hw3Error(f"the assignment {chosen.id!r} names no months of its own: give months as YYYY-MM")
+        names = [Path(p).name for p in commands.course_files(chosen, (args.when or [None])[0], dest)]
         for name in names:
             parse_month_file(name)  # a clear error if get_paths names something else
         return names
     names = []
-    for text in when:
+    for text in args.when:
         match = _MONTH.fullmatch(text)
         if not match or not 1 <= int(match[2]) <= 12:
             raise Hw3Error(
                 f"{text!r} is not a month: give months as YYYY-MM (e.g. 2021-06 2021-07) or one date as "
                 "YYYY-MM-DD (e.g. 2021-08-15)"
             )
-        names.append(month_file(taxi, int(match[1]), int(match[2])))
+        names.append(month_file(args.taxi or chosen.catalogue.taxi, int(match[1]), int(match[2])))
     return names
-
-
-def _course_paths(date: str, project: Path, dest: Path) -> list[str]:
-    """The two paths the project's own get_paths(date) names (the date -> months rule is Q2's)."""
-    from hw3.project import flow_file, load_module, paths_for
-
-    path = flow_file(project)
-    shown = path.relative_to(project) if path.is_relative_to(project) else path
-    return paths_for(load_module(path, f"hw3_data_{path.parent.name}"), shown, date, dest)
