@@ -182,6 +182,48 @@ def test_the_oracles_threads_change_nothing(oracle, green_dir):
     assert oracle.rmse(train, val, nthread=2)["rmse"] == oracle.rmse(train, val)["rmse"]
 
 
+def test_the_oracles_figure_is_computed_once_per_machine(green_dir, tmp_path, monkeypatch):
+    """reuse.oracle_rmse: the oracle's figure, then the kept one; other files are computed anew."""
+    from checks.deployments import oracle, reuse
+
+    monkeypatch.setenv(sample.CACHE_ENV, str(tmp_path / "cache"))
+    train, val = (month_path(green_dir / "data", month) for month in ("2023-01", "2023-02"))
+    assert reuse.oracle_rmse(train, val) == pytest.approx(oracle.rmse(train, val)["rmse"], abs=1e-12)
+    [kept] = (tmp_path / "cache" / "oracle").iterdir()
+    kept.write_text('{"rmse": 1.25}')
+    assert reuse.oracle_rmse(train, val) == 1.25, "the second session reads the kept figure"
+    assert reuse.oracle_rmse(train, val, todays_defaults=True) != 1.25, "today's defaults are kept apart"
+    assert reuse.oracle_rmse(val, train) != 1.25, "other files: another figure"
+    assert len(list((tmp_path / "cache" / "oracle").iterdir())) == 3
+
+
+def test_an_empty_mlflow_store_is_made_once_and_records_a_run(tmp_path, monkeypatch):
+    """reuse.mlflow_template: made once, and a run's metrics land in a copy of it as they would
+    in a store of the run's own."""
+    from checks.deployments import reuse
+
+    monkeypatch.setenv(sample.CACHE_ENV, str(tmp_path / "cache"))
+    template = reuse.mlflow_template()
+    assert template is not None and template.is_file()
+    made = template.stat().st_mtime_ns
+    assert reuse.mlflow_template() == template and template.stat().st_mtime_ns == made
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / reuse.STORE_NAME).write_bytes(b"the submission's own")
+    reuse.provide_store(run, template)
+    assert (run / reuse.STORE_NAME).read_bytes() == b"the submission's own", "a submission's store is kept"
+    (run / reuse.STORE_NAME).unlink()
+    reuse.provide_store(run, template)
+    code = ("import mlflow\nmlflow.set_tracking_uri('sqlite:///mlflow.db')\nmlflow.set_experiment('nyc-taxi-experiment')\n"
+            "with mlflow.start_run():\n    mlflow.log_metric('rmse', 5.25)\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=run, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Creating initial MLflow database tables" not in result.stderr
+    import sqlite3
+    with sqlite3.connect(run / reuse.STORE_NAME) as db:
+        assert db.execute("SELECT key, value FROM metrics").fetchall() == [("rmse", 5.25)]
+
+
 # --- the green sample ---------------------------------------------------------------------
 
 def is_missing(value) -> bool:

@@ -40,6 +40,7 @@ from functools import cached_property
 from pathlib import Path
 
 from checks.deployments import code as code_module
+from checks.deployments import reuse
 from checks.deployments.commands import TRAIN, VAL  # the months the runs read (as samples)
 from checks.deployments.services import FlakyFile, MailSink, WebhookReceiver
 from hw3.grading.answer_key import AnswerKey
@@ -181,6 +182,10 @@ class GradingSession(Session):
             ensure_sample_month(folder, year, month, taxi=self.key.taxi)
         return folder
 
+    @cached_property
+    def mlflow_template(self) -> Path | None:
+        return reuse.mlflow_template()
+
     def month(self, year_month: tuple[int, int]) -> str:
         return month_file(self.key.taxi, *year_month)
 
@@ -241,10 +246,8 @@ class GradingSession(Session):
     def _compute_oracle(self) -> tuple[float, float]:
         """The course pipeline's RMSE on the sample months, with xgboost's 2023 defaults and
         with today's (a student's unchanged 2023 script): both count."""
-        from checks.deployments import oracle
-
         months = self.sample_dir / self.month(TRAIN), self.sample_dir / self.month(VAL)
-        return oracle.rmse(*months)["rmse"], oracle.rmse(*months, todays_defaults=True)["rmse"]
+        return reuse.oracle_rmse(*months), reuse.oracle_rmse(*months, todays_defaults=True)
 
     def _work(self) -> None:
         try:
@@ -476,6 +479,7 @@ class GradingSession(Session):
         folder = self.deploy_sandbox.folder / "flows" / name
         work = folder / "work"
         submission.copy(self.target, work)
+        reuse.provide_store(work, self.mlflow_template)
         (work / "data").mkdir(parents=True, exist_ok=True)
         (work / "models").mkdir(exist_ok=True)
         if not (folder / "data").exists():
