@@ -9,6 +9,7 @@ assignment can live outside this project.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -70,6 +71,19 @@ class Assignment:
 
     def solutions(self) -> Path:
         return layout.work_dir("solutions", self.id, self.root)
+
+    def source(self, name: str, doing: str | None = None) -> Path:
+        """The file `name` of the reference, else of the homework (a student release has no
+        reference: said on stderr when `doing`, e.g. "training", is given)."""
+        reference, homework = self.solutions() / name, self.homework() / name
+        if reference.is_file():
+            return reference
+        if homework.is_file():
+            if doing:
+                print(f"no {reference.relative_to(self.root)} here (a student release): {doing} with {homework}", file=sys.stderr)
+            return homework
+        raise Hw3Error(f"{self.root}: found neither {reference.relative_to(self.root)} nor {homework.relative_to(self.root)}; "
+                       "pass the project folder with --project")
 
 
 def load(name: str | None = None, root: Path = layout.PROJECT_ROOT) -> Assignment:

@@ -10,13 +10,12 @@ file ships with the release; hooks.py (the key) does not.
 
 from __future__ import annotations
 
-import os
-import sys
 import subprocess
+import sys
 from pathlib import Path
 
 from hw3.errors import Hw3Error
-from hw3.trips.tripdata import month_file, parse_month_file
+from hw3.trips.tripdata import month_file
 
 FLOW_NAME = "orchestrate.py"
 TAXI = "green"
@@ -42,15 +41,6 @@ def course_files(chosen, date: str | None, dest: Path) -> list[str]:
     return [str(dest / month_file(TAXI, *month)) for month in (TRAIN, VAL)]
 
 
-def flow_folder(chosen) -> Path:
-    """The folder of the orchestrate.py to run: the reference's, else the student's."""
-    for folder in (chosen.solutions(), chosen.homework()):
-        if (folder / FLOW_NAME).is_file():
-            return folder
-    shown = " nor ".join(str((f / FLOW_NAME).relative_to(chosen.root)) for f in (chosen.solutions(), chosen.homework()))
-    raise Hw3Error(f"{chosen.root}: found neither {shown}; pass the project folder with --project")
-
-
 def train(chosen, date: str | None, sample_rows: int | None) -> int:
     """`hw3 train`: the flow's two months made sure of in its folder's data/, then main_flow()
     with its own defaults, run from that folder; prints the validation RMSE."""
@@ -60,21 +50,18 @@ def train(chosen, date: str | None, sample_rows: int | None) -> int:
 
     if date is not None:
         raise Hw3Error(f"--date {date!r}: the 2023 flow takes no date; it reads the months of its parameters' defaults")
-    folder = flow_folder(chosen)
-    if folder != chosen.solutions():
-        print(f"no {chosen.solutions().relative_to(chosen.root) / FLOW_NAME} here (a student release): "
-              f"training with {folder / FLOW_NAME}", file=sys.stderr)
-    for path in map(Path, course_files(chosen, None, folder / DATA_FOLDER)):
+    folder = chosen.source(FLOW_NAME, doing="training").parent
+    for year, month in (TRAIN, VAL):
+        path = folder / DATA_FOLDER / month_file(TAXI, year, month)
         try:
             data.ensure_files([path], allow_sample=False)
         except NotAvailable:
             if sample_rows is None:
                 raise Hw3Error(f"{path.name}: no source has it; set HW3_DATA_MIRROR, or train on a synthetic month "
                                "with --sample-rows N") from None
-            _, year, month = parse_month_file(path.name)
             ensure_sample_month(path.parent, year, month, sample_rows, TAXI)
             print(f"hw3: {path} is a SYNTHETIC sample ({sample_rows:,} trips)", file=sys.stderr)
 
     # In a child Python started in the folder, as `python orchestrate.py` there would be: the
     # folder is first on its sys.path, and the relative paths resolve in it.
-    return subprocess.run([sys.executable, "-c", RUN_FLOW], cwd=folder, env=os.environ.copy()).returncode
+    return subprocess.run([sys.executable, "-c", RUN_FLOW], cwd=folder).returncode

@@ -9,7 +9,6 @@ no solutions). This file ships with the release; hooks.py (the key) does not.
 from __future__ import annotations
 
 import os
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -21,20 +20,10 @@ from hw3.project import load_module
 FLOW_NAME = "homework.py"
 
 
-def flow_file(chosen) -> Path:
-    """The homework file to run: the reference solution, else the student's file."""
-    candidates = [chosen.solutions() / FLOW_NAME, chosen.homework() / FLOW_NAME]
-    for path in candidates:
-        if path.is_file():
-            return path
-    shown = " nor ".join(str(p.relative_to(chosen.root)) for p in candidates)
-    raise Hw3Error(f"{chosen.root}: found neither {shown}; pass the project folder with --project")
-
-
 def course_files(chosen, date: str | None, dest: Path) -> list[str]:
     """The two paths the project's own get_paths(date) names, in `dest` (default date: the
     course's)."""
-    path = flow_file(chosen)
+    path = chosen.source(FLOW_NAME)
     shown = path.relative_to(chosen.root)
     return paths_for(load_module(path, f"hw3_data_{path.parent.name}"), shown, date or chosen.catalogue.date, dest)
 
@@ -65,10 +54,7 @@ def train(chosen, date: str | None, sample_rows: int | None) -> int:
     validation MSE and the files the flow saved."""
     from hw3.trips import data
 
-    path = flow_file(chosen)
-    if path.parent != chosen.solutions():
-        print(f"no {chosen.solutions().relative_to(chosen.root) / FLOW_NAME} here (a student release): training with {path}",
-              file=sys.stderr)
+    path = chosen.source(FLOW_NAME, doing="training")
     homework = load_module(path, f"hw3_train_{path.parent.name}")
     date = date or chosen.catalogue.date
     paths = paths_for(homework, path, date, date_label="--date")
