@@ -222,3 +222,14 @@ def test_each_mistake_costs_its_own_question_only(api_url, tmp_path, name):
     assert marks(run) == expected, run.output[-6000:]
     for question, text in reasons.items():
         assert text in run.question(question)["output"], run.question(question)["output"]
+
+
+def test_a_crashing_flow_is_told_with_the_students_line_and_no_grader_path(api_url, tmp_path):
+    edits = {"orchestrate.py": [("df = pd.read_parquet(filename)", 'df = pd.read_parquet(filename)[["no_such_column"]]')]}
+    run = grade(submission(tmp_path / "submission", edits), tmp_path, api_url)
+    assert run.scores()["Q1"] == 1  # its answer only
+    assert "KeyError" in part_status(run, "Q1") and "orchestrate.py, line 56, in read_data" in part_status(run, "Q1")
+    # pytest's failure report shows what a check said as graded, as the table does: no grader path
+    leaks = [line for line in run.output.splitlines() if not line.startswith("rootdir:")
+             and ("/tmp/" in line or str(tmp_path) in line or "site-packages" in line or ".cache" in line)]
+    assert not leaks, leaks[:5]

@@ -101,7 +101,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     if _is_check(item) and (call.when == "call" or call.when == "setup" and report.outcome != "passed"):
         status, reason = classify(call.excinfo)
-        item.config.stash[GRADEBOOK].record(question_of(item.name), item.name, status, reason)
+        gradebook = item.config.stash[GRADEBOOK]
+        gradebook.record(question_of(item.name), item.name, status, reason)
+        if call.excinfo is not None and isinstance(call.excinfo.value, pytest.fail.Exception):
+            report.longrepr = gradebook.scrub(str(call.excinfo.value))  # a check's own message, as graded
     return report
 
 
