@@ -53,9 +53,8 @@ atexit.register(_stop_grading_servers)
 # start first, and no long file starts last while the other worker idles.
 LONGEST_FIRST = (
     "test_corpus.py",  # 1210 s: the corpus, 86 submissions
-    "test_corpus_deployments.py",  # the 2023 real-shaped corpus, 25 submissions
-    "test_repeatable.py",  # two cohorts graded three times each
-    "test_corpus_real.py",  # 700 s: 31 real-shaped submissions
+    "test_corpus_deployments.py",  # 1550 s: the 2023 real-shaped corpus, 25 submissions, then 3 beside a burner
+    "test_corpus_real.py",  # 700 s: 31 real-shaped submissions, then 3 beside a burner
     "test_hostile.py",  # 550 s
     "test_cohort.py",  # 400 s
     "test_many_machines.py",  # 125 s alone: a wheel, two machines, PostgreSQL

@@ -7,7 +7,9 @@ graded (expected.toml).
 Graded as an instructor grades a cohort (`hw3 grade --cohort --assignment deployments`, with
 the reference's key), the marks must equal the expectation part by part; a lost question has
 a reason; no reason names a grader folder; a failed run's reason gives its exception with the
-student's file and line.
+student's file and line. Three of the cases, graded again beside a CPU burner, get the same
+marks and reasons (tests/repeat.py): among them one that loses its retries, whose RMSE log was
+once read before it arrived.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from repeat import assert_regraded_alike
 from submissions import PROJECT_ROOT
 
 CASES = Path(__file__).with_name("corpus_deployments") / "cases"
+REPEATED = ("02-real-two-copies-mistyped-rmse", "03-real-nyc-name-months-lowercase-task", "21-ok-submit-result-automation-objects")
 GRADER_PATHS = ("probe.py", "site-packages", "/tmp/", ".cache", "grading-servers", str(PROJECT_ROOT))
 
 
@@ -73,3 +77,10 @@ def test_real_shaped_2023_submission_gets_its_expected_marks(graded, case):
     for reason in (row[f"{q} reason"] for q in want["marks"]):
         if "ended Crashed" in reason or "ended Failed" in reason:
             assert ", line " in reason, f"{case}: a failed run without the student's file and line: {reason}"
+
+
+@pytest.mark.slow
+def test_the_same_files_get_the_same_marks_beside_a_cpu_burner(graded, prefect_api_url, tmp_path):
+    folder, rows, _ = graded
+    assert_regraded_alike(folder, rows, REPEATED, tmp_path, "--assignment", "deployments", "--prefect-api-url", prefect_api_url,
+                          flows_key=False)

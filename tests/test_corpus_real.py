@@ -6,7 +6,8 @@ question and the lost parts written down by hand before it was graded (expected.
 Graded as an instructor grades a cohort (`hw3 grade --cohort`, with the reference's key), the
 marks must equal the expectation question by question and part by part; every lost
 question has a reason in the CSV; a reason names no grader file or absolute path; every
-submission holding a Prefect 2 idiom is told so, with the Prefect 3 way.
+submission holding a Prefect 2 idiom is told so, with the Prefect 3 way. Three of the cases,
+graded again beside a CPU burner, get the same marks and reasons (tests/repeat.py).
 
 Where one mistake costs more than its own part, the case's expected.toml says why; in this
 corpus that is never so: each lost part is a mistake of that part.
@@ -21,11 +22,13 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from repeat import assert_regraded_alike
 from submissions import PROJECT_ROOT
 
 CASES = Path(__file__).with_name("corpus_real") / "cases"
 # Prefect 2 idioms, found here by their text (independently of the checks' reading of the code):
 # its removed names, and `.result()` on a call of anything but `.submit(...)`.
+REPEATED = ("07-ported-submit-print-squared-false", "12-ok-submit-everywhere", "25-wrong-mse-only-printed")
 PREFECT2 = re.compile(r"DeploymentSpec|prefect\.orion|flow_runners|SequentialTaskRunner|prefect\.engine import|build_from_flow"
                       r"|\b(?!submit\b)\w+\([^()]*\)\.result\(\)")
 
@@ -80,3 +83,9 @@ def test_real_shaped_submission_gets_its_expected_marks(graded, case):
     if PREFECT2.search(homework) and "import" in homework:
         told = everything + (folder / "results" / case / "output.txt").read_text(encoding="utf-8", errors="replace")
         assert "Prefect 2" in told and ("Prefect 3" in told or "to_deployment" in told or "drop" in told), case
+
+
+@pytest.mark.slow
+def test_the_same_files_get_the_same_marks_beside_a_cpu_burner(graded, prefect_api_url, tmp_path):
+    folder, rows, _ = graded
+    assert_regraded_alike(folder, rows, REPEATED, tmp_path, "--prefect-api-url", prefect_api_url, flows_key=True)

@@ -35,6 +35,8 @@ from hw3.grading import prefect_api as api
 
 COURSE = catalogue.load()
 SUBMITTED = re.compile(r"submitting flow run '([0-9a-f-]{36})'")
+# Two workers may both take a scheduled run: the server lets one have it, the other aborts.
+ABORTED = re.compile(r"Aborted submission of flow run '([0-9a-f-]{36})'")
 LOST_S = "30"  # HW3_COHORT_LOST_S of the instructor's run: a killed machine's run is graded again after it
 
 
@@ -95,8 +97,10 @@ class Machine:
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def submitted(self) -> list[str]:
-        """The flow runs this machine's worker took, in order."""
-        return SUBMITTED.findall(self.log.read_text(errors="replace")) if self.log.is_file() else []
+        """The flow runs this machine's worker took, in order (not those another worker got first)."""
+        log = self.log.read_text(errors="replace") if self.log.is_file() else ""
+        aborted = set(ABORTED.findall(log))
+        return [run for run in SUBMITTED.findall(log) if run not in aborted]
 
     def processes(self) -> list[int]:
         """Every process of this machine: those whose HOME is its own."""
