@@ -80,6 +80,16 @@ class Question:
         return next((p for p in self.parts if p.id == part_id), None)
 
 
+@dataclass(frozen=True, eq=False)
+class Watch:
+    """[watch]: the checks that read each file of the submission (name patterns without
+    `test_`), each answer of answers.toml, and the report's figures (`hw3 grade --watch`)."""
+
+    files: dict[str, tuple[str, ...]]
+    answers: dict[str, tuple[str, ...]]
+    figures: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class Catalogue:
     title: str
@@ -92,6 +102,7 @@ class Catalogue:
     key_frozen_days: tuple[str, ...] = ()  # [key] frozen_days: the days the clock is set to, for today
     stubs: tuple[str, ...] = ()  # the student files rendered from templates/<name>.tmpl
     reference_seconds: float | None = None  # [grading] reference_seconds: the reference's probes, wall time of a session
+    watch: Watch | None = None  # [watch]: what a save re-checks (None: every save grades everything)
 
     def __getitem__(self, qid: str) -> Question:
         for question in self.questions:
@@ -154,7 +165,18 @@ def parse(text: str, source: str = str(CATALOGUE_FILE)) -> Catalogue:
     return Catalogue(course["title"], course["taxi"], course["date"], course["edition"], questions,
                      raw.get("key", {}).get("job"), tuple(raw.get("key", {}).get("dates", ())),
                      tuple(raw.get("key", {}).get("frozen_days", ())), tuple(course.get("stubs", ())),
-                     raw.get("grading", {}).get("reference_seconds"))
+                     raw.get("grading", {}).get("reference_seconds"), _watch(raw.get("watch"), questions, source))
+
+
+def _watch(raw: dict | None, questions: tuple[Question, ...], source: str) -> Watch | None:
+    """The [watch] table; ValueError naming the entry that is no question's answer."""
+    if raw is None:
+        return None
+    answers = {key: tuple(patterns) for key, patterns in raw.get("answers", {}).items()}
+    unknown = sorted(set(answers) - {q.key for q in questions})
+    if unknown:
+        raise ValueError(f"{source}: [watch] answers names {', '.join(unknown)}, which no question answers")
+    return Watch({name: tuple(patterns) for name, patterns in raw.get("files", {}).items()}, answers, tuple(raw.get("figures", ())))
 
 
 @cache

@@ -1,4 +1,5 @@
-"""`hw3 grade --watch`: a save grades the submission again, on the server of the session."""
+"""`hw3 grade --watch`: a save grades the submission again, on the server of the session,
+re-checking what the save touched (the other rows kept, the re-checked ones marked `*`)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ import time
 import pytest
 from submissions import PROJECT_ROOT, make_submission, reference_key_file
 
-GRADED = re.compile(r"\[hw3\] graded in ([\d.]+) s")
+GRADED = re.compile(r"\[hw3\] re-checked (.+?) in ([\d.]+) s")
 
 
-def next_grade(lines: queue.Queue, timeout: float = 600) -> tuple[str, float]:
-    """The output of the next grade, and the seconds it says it took."""
+def next_grade(lines: queue.Queue, timeout: float = 600) -> tuple[str, str, float]:
+    """The output of the next grade, what it says it re-checked and the seconds it took."""
     text, deadline = [], time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -29,7 +30,7 @@ def next_grade(lines: queue.Queue, timeout: float = 600) -> tuple[str, float]:
         text.append(line)
         found = GRADED.search(line)
         if found:
-            return "".join(text), float(found.group(1))
+            return "".join(text), found.group(1), float(found.group(2))
     raise AssertionError("no grade came:\n" + "".join(text)[-3000:])
 
 
@@ -43,14 +44,20 @@ def test_a_save_grades_again(tmp_path, prefect_api_url):
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in watcher.stdout] + [lines.put(None)], daemon=True).start()
     try:
-        first, _ = next_grade(lines)
-        assert re.search(r"Total\s+10/10", first), first[-3000:]
+        first, what, _ = next_grade(lines)
+        assert re.search(r"Total\s+10/10", first) and what == "everything", first[-3000:]
         answers = target / "answers.toml"
-        answers.write_text(answers.read_text().replace("q5 = 3", "q5 = 0"))
-        second, seconds = next_grade(lines)
-        assert re.search(r"Total\s+9/10", second), second[-3000:]
-        assert re.search(r"Q5\b.*\b0/1", second), second[-3000:]  # the new answer lost Q5
-        print(f"warm re-grade after a save: {seconds:.1f} s")
+        answers.write_text(answers.read_text().replace('q1 = "train_model"', 'q1 = "read_data"'))
+        second, what, seconds = next_grade(lines)
+        assert what == "q1_answer" and re.search(r"Total\s+9/10", second), second[-3000:]
+        assert re.search(r"\* Q1\b.*\b1/2", second) and re.search(r"\n  Q2\b.*\b2/2", second), second[-3000:]
+        print(f"answers-only save: {seconds:.1f} s")
+        deployment = target / "deployment.py"
+        deployment.write_text(deployment.read_text().replace('CRON = "0 9 15 * *"', 'CRON = "0 9 16 * *"'))
+        third, what, seconds = next_grade(lines)
+        assert what.startswith("q4_deployment_") and re.search(r"Total\s+8/10", third), third[-3000:]
+        assert re.search(r"\* Q4\b.*\b1/2", third) and re.search(r"\n  Q1\b.*\b1/2", third), third[-3000:]
+        print(f"deployment-only save: {seconds:.1f} s")
         watcher.terminate()  # as a closed terminal does: it stops its server on the way out, and ends well
         assert watcher.wait(timeout=60) == 0
     finally:

@@ -2,7 +2,8 @@
 
     hw3 grade                                 grade homework/
     hw3 grade --target DIR|NOTEBOOK           grade another folder laid out like homework/, or a notebook
-    hw3 grade --watch [--target DIR]          grade again each time you save (one server for the session)
+    hw3 grade --watch [--target DIR] [--full] grade again each time you save: what the save touched
+                                              (--full: everything; or type r and Enter)
     hw3 grade --results-json results.json     also write Gradescope's results.json
     hw3 grade --cohort DIR [--workers N] [--out grades.csv] [--answer-key FILE] [--force]
                                               grade every sub-folder of DIR on N local Prefect workers
@@ -49,6 +50,8 @@ def register(subparsers) -> None:
     parser.add_argument("--force", action="store_true", help="cohort: grade again the submissions that have not changed")
     parser.add_argument("--watch", action="store_true",
                         help="grade again each time a file of the submission changes (one Prefect server for the session)")
+    parser.add_argument("--full", action="store_true",
+                        help="--watch: grade everything on every save (by default a save re-checks what it touched)")
     parser.add_argument("--unconfined", action="store_true",
                         help="cohort: grade even where the operating system's sandbox (bubblewrap) cannot run")
     parser.add_argument("--out", metavar="FILE", help="cohort: the grades CSV (default: grades.csv in the current folder)")
@@ -72,10 +75,12 @@ def _pytest_extra(args: argparse.Namespace) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     if args.cohort:
         return _cohort(args)
+    if args.full and not args.watch:
+        raise Hw3Error("--full is for --watch (every save grades everything); a grade without --watch is always full")
     if args.watch:
         from hw3.grading.watch import watch
 
-        return watch(assignment_module.load(args.assignment), args.target, args.prefect_api_url, _pytest_extra(args))
+        return watch(assignment_module.load(args.assignment), args.target, args.prefect_api_url, _pytest_extra(args), args.full)
     target = submission_target(args.target) if args.target else None
     results = Path(args.results_json).resolve() if args.results_json else None
     return subprocess.call(pytest_argv(target, results, args.prefect_api_url, _pytest_extra(args)))
@@ -89,8 +94,8 @@ def _cohort(args: argparse.Namespace) -> int:
     except ImportError:  # a student release leaves cohort grading out
         raise Hw3Error("--cohort is for instructors: it grades a whole class, and a student release leaves it out") from None
 
-    if args.target or args.results_json or args.watch:
-        raise Hw3Error("--cohort grades every sub-folder of its folder: leave out --target, --results-json and --watch")
+    if args.target or args.results_json or args.watch or args.full:
+        raise Hw3Error("--cohort grades every sub-folder of its folder: leave out --target, --results-json, --watch and --full")
     if confine.reduced() and not args.unconfined:  # the submissions would share this machine with the key and each other
         raise Hw3Error("bubblewrap cannot run here, so the submissions would run without the operating system's sandbox, "
                        "beside the key and each other; install bubblewrap (Linux), or pass --unconfined to grade anyway")

@@ -21,6 +21,7 @@ temporary folders, site-packages, the project) are shown relative or by their na
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 import sys
@@ -74,6 +75,13 @@ def part_of(test_name: str, question: Question) -> Part | None:
     rest = match.group(2) if match else ""
     found = [p for p in question.parts if rest == p.id or rest.startswith(p.id + "_")]
     return max(found, key=lambda p: len(p.id), default=None)
+
+
+def matches(check_name: str, patterns: tuple[str, ...]) -> bool:
+    """Whether a check (test_q2_mse_answer) is one of `patterns` (its name without `test_`:
+    "q2_mse_*")."""
+    name = check_name.removeprefix("test_")
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
 
 
 def classify(excinfo: pytest.ExceptionInfo | None) -> tuple[str, str | None]:
@@ -182,6 +190,8 @@ class Gradebook:
     causes: list[str] = field(default_factory=list)  # what went wrong, for a cohort's summary
     explained: set[str] = field(default_factory=set)  # parts ("Q1.flow") whose causes are in `causes`
     roots: dict[str, str] = field(default_factory=grader_roots)  # see scrub_paths
+    check_notes: dict[str, list[str]] = field(default_factory=dict)  # notes a check made, by its name
+    rechecked: set[str] | None = None  # the checks that ran, when the others' results were kept (--recheck)
 
     def scrub(self, text: str | None) -> str | None:
         return None if text is None else scrub_paths(text, self.roots)
@@ -192,6 +202,42 @@ class Gradebook:
         if part is None:
             raise Hw3Error(f"check {name} belongs to no part of {question_id} ({', '.join(p.id for p in question.parts)})")
         self.checks.setdefault(f"{question.id}.{part.id}", []).append(Check(name, status, self.scrub(reason)))
+
+    def attribute_notes(self, check_name: str, since: int) -> None:
+        """The notes added since `notes[since]` were made by `check_name`: they are kept and
+        re-checked with its result."""
+        if len(self.notes) > since:
+            self.check_notes.setdefault(check_name, []).extend(self.notes[since:])
+            del self.notes[since:]
+
+    def figures_due(self) -> bool:
+        """Whether this grade measures the figures: a full grade, or one that re-ran a check
+        whose runs measure them (the catalogue's [watch] figures)."""
+        watch = self.course.watch
+        return self.rechecked is None or watch is None or any(matches(name, watch.figures) for name in self.rechecked)
+
+    def state(self) -> dict:
+        """What a later partial grade keeps (`keep`): every check's result and notes, the figures."""
+        return {"checks": {part: [[c.name, c.status, c.reason] for c in group] for part, group in self.checks.items()},
+                "check_notes": self.check_notes, "figures": self.figures}
+
+    def keep(self, kept: dict, order: dict[str, int]) -> None:
+        """Complete a partial grade with `kept`'s results and notes of the checks that did
+        not run (and its figures, unless this grade measured them); each part's checks in
+        `order` (their collection order), as a full grade has them."""
+        rechecked = self.rechecked or set()
+        for part, group in kept["checks"].items():
+            self.checks.setdefault(part, []).extend(Check(*check) for check in group if check[0] not in rechecked)
+        for part, group in self.checks.items():
+            group.sort(key=lambda check: order.get(check.name, len(order)))
+        self.check_notes |= {name: notes for name, notes in kept["check_notes"].items() if name not in rechecked}
+        if not self.figures_due():
+            self.figures = list(kept["figures"])
+
+    def all_notes(self) -> list[str]:
+        """The session's notes, then the checks' own, question by question."""
+        by_checks = [note for g in self.grades() for check in g.checks for note in self.check_notes.get(check.name, [])]
+        return list(dict.fromkeys([*self.notes, *by_checks]))
 
     def grade(self, question: Question) -> QuestionGrade:
         parts, checks = [], []
@@ -221,6 +267,8 @@ class Gradebook:
         for g in grades:
             points = f"{g.earned}/{g.question.points}"
             line = f"{g.question.id:<3} {g.question.title:<{width}}  {points:>5}  {g.status}"
+            if self.rechecked is not None:
+                line = ("* " if any(c.name in self.rechecked for c in g.checks) else "  ") + line
             shown = []
             if g.status in (SKIPPED, NOT_RUN, NOT_ATTEMPTED, RECORDED):  # its parts agree: the first one's reason
                 line, shown = f"{line}: {g.parts[0].reason}", [g.parts[0]]
@@ -242,10 +290,14 @@ class Gradebook:
                            f"answers.toml ({recorded_points} points) are recorded and graded by your instructor.", " " * 4)
         else:
             lines.append(f"{'':<4}{'Total':<{width}}  {f'{earned}/{self.course.max_score}':>5}")
+        if self.rechecked is not None:
+            lines += _wrap("* re-checked by this save; the other rows are kept from earlier grades of files that have not "
+                           "changed since.", "", "  ")
         if self.figures:
             lines += ["", "Figures your code produced:", *(w for text in self.figures for w in _wrap(text, "  "))]
-        if self.notes:
-            lines += ["", *(w for text in self.notes for w in _wrap(f"Note: {text}", "", "      "))]
+        notes = self.all_notes()
+        if notes:
+            lines += ["", *(w for text in notes for w in _wrap(f"Note: {text}", "", "      "))]
         return lines
 
     def results_json(self) -> dict:
@@ -273,7 +325,7 @@ class Gradebook:
         return {
             "score": sum(t["score"] for t in tests),
             "max_score": self.course.max_score,
-            "output": "\n".join([*self.figures, *(f"Note: {n}" for n in self.notes)]),
+            "output": "\n".join([*self.figures, *(f"Note: {n}" for n in self.all_notes())]),
             "tests": tests,
             "extra_data": {"lost": lost, "parts": parts, "causes": sorted(causes),
                            "recorded": sorted(k for g in self.grades() for p in g.parts if p.status == RECORDED

@@ -12,6 +12,10 @@ Options:
   --prefect-api-url URL   use this running Prefect server instead of starting one
   --answer-key FILE       grade with this answer key (default: the key shipped in the
                           assignment's folder, else one built from its reference solution)
+  --kept FILE             keep the grade in FILE (JSON) for a later --recheck
+  --recheck PATTERNS      run only the checks named by PATTERNS (comma-separated, without
+                          `test_`; "" for none) and take the others' results from --kept FILE
+                          (`hw3 grade --watch` after a save: hw3/grading/incremental.py)
 
 An assignment's own conftest.py (checks/<ID>/conftest.py) provides the `grading` fixture:
 its session of child runs of the submission (hw3/sandbox/runner.py), against the server of
@@ -44,10 +48,11 @@ own_prefect_home()  # before anything imports Prefect
 
 from hw3 import assignment as assignment_module, catalogue, layout
 from hw3.grading import answer_key  # noqa: E402
-from hw3.grading.gradebook import Gradebook, classify, part_of, question_of  # noqa: E402
+from hw3.grading.gradebook import Gradebook, classify, matches, part_of, question_of  # noqa: E402
 
 GRADEBOOK = pytest.StashKey[Gradebook]()
 ASSIGNMENT = pytest.StashKey[assignment_module.Assignment]()
+ORDER = pytest.StashKey[dict[str, int]]()  # every check's place in the collection
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -57,6 +62,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--results-json", metavar="FILE", help="write the grade as Gradescope's results.json")
     group.addoption("--prefect-api-url", metavar="URL", help="grade against this running Prefect server")
     group.addoption("--answer-key", metavar="FILE", help="the answer key (default: the shipped key, else the reference's)")
+    group.addoption("--kept", metavar="FILE", help="keep the grade in FILE for a later --recheck")
+    group.addoption("--recheck", metavar="PATTERNS", help="run only these checks; the others' results come from --kept")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -64,6 +71,14 @@ def pytest_configure(config: pytest.Config) -> None:
         chosen = assignment_module.load(config.getoption("--assignment"))
     except Exception as exc:
         raise pytest.UsageError(str(exc)) from None
+    if config.getoption("--recheck") is not None and not config.getoption("--kept"):
+        raise pytest.UsageError("--recheck takes the other checks' results from --kept FILE: give both")
+    if config.getoption("--recheck") is not None:
+        try:
+            json.loads(Path(config.getoption("--kept")).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise pytest.UsageError(f"--kept {config.getoption('--kept')}: no grade kept there to re-check against ({exc}); "
+                                    "grade once with --kept FILE and without --recheck") from None
     if not config.getoption("--answer-key") and not (chosen.folder / "key.json").exists():
         problem = answer_key.reference_problem(chosen)
         if problem:
@@ -94,6 +109,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     strays = [item.nodeid for item in items if _is_check(item) and stray(item)]
     if strays:
         raise pytest.UsageError(f"checks must be named test_q<N>_<part>_... after a part of the catalogue: {', '.join(strays)}")
+    config.stash[ORDER] = {item.name: n for n, item in enumerate(items) if _is_check(item)}
+    recheck = config.getoption("--recheck")
+    if recheck is not None:
+        patterns = tuple(p.strip() for p in recheck.split(",") if p.strip())
+        left = [item for item in items if _is_check(item) and not matches(item.name, patterns)]
+        config.hook.pytest_deselected(items=left)
+        items[:] = [item for item in items if item not in left]
+        config.stash[GRADEBOOK].rechecked = {item.name for item in items if _is_check(item)}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """The notes a check makes while it runs are its own (kept and re-checked with it)."""
+    gradebook = item.config.stash[GRADEBOOK]
+    since = len(gradebook.notes)
+    try:
+        return (yield)
+    finally:
+        if _is_check(item):
+            gradebook.attribute_notes(item.name, since)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -109,11 +144,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    from hw3.fsutil import atomic_write
+
+    gradebook, kept = session.config.stash[GRADEBOOK], session.config.getoption("--kept")
+    if kept and gradebook.rechecked is not None:
+        gradebook.keep(json.loads(Path(kept).read_text(encoding="utf-8")), session.config.stash.get(ORDER, {}))
+    if kept:
+        atomic_write(Path(kept), json.dumps(gradebook.state()) + "\n")
     path = session.config.getoption("--results-json")
     if path:
-        from hw3.fsutil import atomic_write
-
-        atomic_write(Path(path), json.dumps(session.config.stash[GRADEBOOK].results_json(), indent=2) + "\n")
+        atomic_write(Path(path), json.dumps(gradebook.results_json(), indent=2) + "\n")
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:

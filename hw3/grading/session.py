@@ -164,23 +164,29 @@ class Session:
     @contextmanager
     def graded(self, request, gradebook, assignment):
         """Start the runs that the selected checks of `assignment` read; while the checks run,
-        and after them, add this session's notes, figures and run folders to `gradebook`."""
-        from hw3.grading.gradebook import question_of
+        and after them, add this session's notes, figures and run folders to `gradebook`.
+        In a partial grade (`gradebook.rechecked`), a check that reads an answer only starts
+        its runs, if any, when it needs them."""
+        from hw3.grading.gradebook import matches, question_of
 
         gradebook.notes += self.answers.notes
+        self.answers.notes = gradebook.notes  # what the checks note of an answer goes to the check that read it
         self.report_code(gradebook)
         for sandbox in self.sandboxes():
             gradebook.roots.update({str(sandbox.work): "", str(sandbox.folder): ".."})
-        notes_before = len(self.answers.notes)
         checks = [item for item in request.session.items if Path(item.path).resolve().is_relative_to(assignment.folder)]
+        watch = self.course.watch
+        if gradebook.rechecked is not None and watch is not None:
+            code = tuple(pattern for patterns in watch.files.values() for pattern in patterns)
+            checks = [item for item in checks if matches(item.name, code)]
         self.start({question_of(item.name) for item in checks})
         try:
             yield self
-            gradebook.notes += self.answers.notes[notes_before:]
-            try:
-                gradebook.figures += self.figure_lines()
-            except Exception as exc:  # the checks that needed these figures said why already
-                gradebook.notes.append(f"the figures of your code could not be measured: {exc}")
+            if gradebook.figures_due():
+                try:
+                    gradebook.figures += self.figure_lines()
+                except Exception as exc:  # the checks that needed these figures said why already
+                    gradebook.figures.append(f"the figures of your code could not be measured: {exc}")
         finally:
             self.close()
 
