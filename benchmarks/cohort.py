@@ -121,14 +121,14 @@ def cold_grade(target: Path, work: Path) -> float:
 
 
 def warm_regrade(target: Path, work: Path) -> float:
-    """Seconds of the grade `hw3 grade --watch` reports after a save (its second)."""
-    argv = [sys.executable, "-m", "hw3.cli", "grade", "--watch", "--target", str(target), "--", "--answer-key",
+    """Seconds of the full grade `hw3 grade --watch --full` reports after a save (its second)."""
+    argv = [sys.executable, "-m", "hw3.cli", "grade", "--watch", "--full", "--target", str(target), "--", "--answer-key",
             str(reference_key_file()), "-q"]
     watcher = subprocess.Popen(argv, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     times = []
     try:
         for line in watcher.stdout:
-            found = re.search(r"\[hw3\] graded in ([\d.]+) s", line)
+            found = re.search(r"\[hw3\] re-checked everything in ([\d.]+) s", line)
             if found:
                 times.append(float(found.group(1)))
                 if len(times) == 2:

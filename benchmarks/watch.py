@@ -1,0 +1,154 @@
+"""What a student waits for under `hw3 grade --watch`, side by side in one run, on a copy of
+each assignment's reference (no --answer-key: the key is built as a student's watch builds it).
+
+    python benchmarks/watch.py [--assignment flows|deployments]
+
+For each assignment, on one Prefect server started for the run:
+
+- cold: `pytest checks/` in a fresh process (its imports, its key, its runs);
+- warm full: `hw3 grade --watch --full`, the grade after a save of the main file;
+- then, under `hw3 grade --watch` (what a save re-checks): a save of one answer, of the
+  deployment file, of the main file.
+
+Each figure is the seconds from the save to the line under the table (what the student
+waits; it includes the watch's 0.3 s look at the files and 0.3 s of quiet), and what the
+line itself says the grade took. Prints each against the warm full re-grade, as ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hw3.grading.server import prefect_server  # noqa: E402
+
+DONE = re.compile(r"\[hw3\] re-checked (.+?) in ([\d.]+) s")
+EDIT_S = 8.0  # the student reads and edits; meanwhile the next checks get ready
+# assignment -> (reference folder, main file, deployment file, an answer line and another option)
+ASSIGNMENTS = {
+    "flows": (ROOT / "solutions", "homework.py", "deployment.py", ('q1 = "train_model"', 'q1 = "read_data"')),
+    "deployments": (ROOT / "solutions" / "deployments", "orchestrate.py", "prefect.yaml", ('q2 = "0 9 3 * *"', 'q2 = "0 9 4 * *"')),
+}
+
+
+def copy_reference(assignment: str, folder: Path) -> Path:
+    source = ASSIGNMENTS[assignment][0]
+    shutil.copytree(source, folder, ignore=shutil.ignore_patterns("deployments", "__pycache__", "*.ipynb"))
+    return folder
+
+
+def cold(assignment: str, target: Path, url: str, work: Path) -> float:
+    argv = [sys.executable, "-m", "pytest", str(ROOT / "checks"), "-q", "-p", "no:cacheprovider", "--assignment", assignment,
+            "--target", str(target), "--prefect-api-url", url, "--basetemp", str(work)]
+    started = time.monotonic()
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{assignment}: the reference did not pass cold:\n{done.stdout[-2000:]}")
+    return time.monotonic() - started
+
+
+class Watcher:
+    """`hw3 grade --watch` on `target`, its output read in a thread."""
+
+    def __init__(self, assignment: str, target: Path, url: str, *more: str):
+        argv = [sys.executable, "-m", "hw3.cli", "grade", "--assignment", assignment, "--watch", *more, "--target", str(target),
+                "--prefect-api-url", url]
+        self.process = subprocess.Popen(argv, cwd=target.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: queue.Queue = queue.Queue()
+        threading.Thread(target=lambda: [self.lines.put(line) for line in self.process.stdout] + [self.lines.put(None)],
+                         daemon=True).start()
+
+    def next(self, timeout: float = 900) -> tuple[str, float, str]:
+        """(what the next grade re-checked, the seconds it says it took, its output)."""
+        text, deadline = [], time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=5)
+            except queue.Empty:
+                continue
+            if line is None:
+                break
+            text.append(line)
+            found = DONE.search(line)
+            if found:
+                return found.group(1), float(found.group(2)), "".join(text)
+        raise SystemExit("hw3 grade --watch gave no grade:\n" + "".join(text)[-3000:])
+
+    def save(self, path: Path, old: str, new: str) -> tuple[str, float, float, str]:
+        """Edit `path` after EDIT_S; (what was re-checked, seconds from the save, seconds said, output)."""
+        time.sleep(EDIT_S)
+        text = path.read_text(encoding="utf-8")
+        if old not in text:
+            raise SystemExit(f"{path.name}: {old!r} not found")
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+        saved = time.monotonic()
+        what, said, output = self.next()
+        return what, time.monotonic() - saved, said, output
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def measure(assignment: str, url: str, scratch: Path) -> dict[str, tuple[float, float | None, str]]:
+    """Each figure of the module's docstring: (seconds waited, seconds said, what was re-checked)."""
+    _, main, deployment, (answer_old, answer_new) = ASSIGNMENTS[assignment]
+    figures = {"cold": (cold(assignment, copy_reference(assignment, scratch / "cold"), url, scratch / "cold-work"), None, "everything")}
+
+    target = copy_reference(assignment, scratch / "full")
+    watcher = Watcher(assignment, target, url, "--full")
+    try:
+        watcher.next()
+        what, waited, said, _ = watcher.save(target / main, "\n", "\n# a comment\n")
+        figures["warm full"] = (waited, said, what)
+    finally:
+        watcher.stop()
+
+    target = copy_reference(assignment, scratch / "incremental")
+    watcher = Watcher(assignment, target, url)
+    try:
+        watcher.next()
+        for name, path, old, new in (("answers-only save", target / "answers.toml", answer_old, answer_new),
+                                     ("deployment-only save", target / deployment, "\n", "\n# a comment\n"),
+                                     ("main-file save", target / main, "\n", "\n# another comment\n")):
+            what, waited, said, output = watcher.save(path, old, new)
+            figures[name] = (waited, said, what)
+    finally:
+        watcher.stop()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--assignment", choices=sorted(ASSIGNMENTS), action="append")
+    args = parser.parse_args()
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    with tempfile.TemporaryDirectory() as scratch, prefect_server(None, Path(scratch) / "server") as url:
+        for assignment in args.assignment or sorted(ASSIGNMENTS, reverse=True):
+            figures = measure(assignment, url, Path(scratch) / assignment)
+            base = figures["warm full"][0]
+            print(f"\n{assignment}: seconds from the save to the line under the table (the line's own figure), "
+                  f"and the ratio to the warm full re-grade")
+            for name, (waited, said, what) in figures.items():
+                own = f" ({said:.1f} s said)" if said is not None else ""
+                print(f"  {name:22s} {waited:6.1f} s{own:16s} ratio {waited / base:5.2f}   re-checked: {what}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
