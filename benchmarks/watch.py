@@ -19,22 +19,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import queue
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from watcher import Watcher  # noqa: E402
 
 from hw3.grading.server import prefect_server  # noqa: E402
 
-DONE = re.compile(r"\[hw3\] re-checked (.+?) in ([\d.]+) s")
 EDIT_S = 8.0  # the student reads and edits; meanwhile the next checks get ready
 # assignment -> (reference folder, main file, deployment file, an answer line and another option)
 ASSIGNMENTS = {
@@ -59,51 +57,20 @@ def cold(assignment: str, target: Path, url: str, work: Path) -> float:
     return time.monotonic() - started
 
 
-class Watcher:
-    """`hw3 grade --watch` on `target`, its output read in a thread."""
+def save(watcher: Watcher, path: Path, old: str, new: str) -> tuple[str, float, float]:
+    """Edit `path` after EDIT_S; (what was re-checked, seconds from the save, seconds said)."""
+    time.sleep(EDIT_S)
+    text = path.read_text(encoding="utf-8")
+    if old not in text:
+        raise SystemExit(f"{path.name}: {old!r} not found")
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    saved = time.monotonic()
+    _, what, said = watcher.next(timeout=900)
+    return what, time.monotonic() - saved, said
 
-    def __init__(self, assignment: str, target: Path, url: str, *more: str):
-        argv = [sys.executable, "-m", "hw3.cli", "grade", "--assignment", assignment, "--watch", *more, "--target", str(target),
-                "--prefect-api-url", url]
-        self.process = subprocess.Popen(argv, cwd=target.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines: queue.Queue = queue.Queue()
-        threading.Thread(target=lambda: [self.lines.put(line) for line in self.process.stdout] + [self.lines.put(None)],
-                         daemon=True).start()
 
-    def next(self, timeout: float = 900) -> tuple[str, float, str]:
-        """(what the next grade re-checked, the seconds it says it took, its output)."""
-        text, deadline = [], time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=5)
-            except queue.Empty:
-                continue
-            if line is None:
-                break
-            text.append(line)
-            found = DONE.search(line)
-            if found:
-                return found.group(1), float(found.group(2)), "".join(text)
-        raise SystemExit("hw3 grade --watch gave no grade:\n" + "".join(text)[-3000:])
-
-    def save(self, path: Path, old: str, new: str) -> tuple[str, float, float, str]:
-        """Edit `path` after EDIT_S; (what was re-checked, seconds from the save, seconds said, output)."""
-        time.sleep(EDIT_S)
-        text = path.read_text(encoding="utf-8")
-        if old not in text:
-            raise SystemExit(f"{path.name}: {old!r} not found")
-        path.write_text(text.replace(old, new, 1), encoding="utf-8")
-        saved = time.monotonic()
-        what, said, output = self.next()
-        return what, time.monotonic() - saved, said, output
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+def watcher(assignment: str, target: Path, url: str, *more: str) -> Watcher:
+    return Watcher("--assignment", assignment, *more, "--target", str(target), "--prefect-api-url", url, cwd=target.parent)
 
 
 def measure(assignment: str, url: str, scratch: Path) -> dict[str, tuple[float, float | None, str]]:
@@ -112,25 +79,25 @@ def measure(assignment: str, url: str, scratch: Path) -> dict[str, tuple[float, 
     figures = {"cold": (cold(assignment, copy_reference(assignment, scratch / "cold"), url, scratch / "cold-work"), None, "everything")}
 
     target = copy_reference(assignment, scratch / "full")
-    watcher = Watcher(assignment, target, url, "--full")
+    full = watcher(assignment, target, url, "--full")
     try:
-        watcher.next()
-        what, waited, said, _ = watcher.save(target / main, "\n", "\n# a comment\n")
+        full.next(timeout=900)
+        what, waited, said = save(full, target / main, "\n", "\n# a comment\n")
         figures["warm full"] = (waited, said, what)
     finally:
-        watcher.stop()
+        full.stop()
 
     target = copy_reference(assignment, scratch / "incremental")
-    watcher = Watcher(assignment, target, url)
+    incremental = watcher(assignment, target, url)
     try:
-        watcher.next()
+        incremental.next(timeout=900)
         for name, path, old, new in (("answers-only save", target / "answers.toml", answer_old, answer_new),
                                      ("deployment-only save", target / deployment, "\n", "\n# a comment\n"),
                                      ("main-file save", target / main, "\n", "\n# another comment\n")):
-            what, waited, said, output = watcher.save(path, old, new)
+            what, waited, said = save(incremental, path, old, new)
             figures[name] = (waited, said, what)
     finally:
-        watcher.stop()
+        incremental.stop()
     return figures
 
 
