@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,22 +28,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from submissions import edit, make_submission  # noqa: E402
 from watcher import Watcher  # noqa: E402
 
+from hw3.assignment import load as load_assignment  # noqa: E402
 from hw3.grading.server import prefect_server  # noqa: E402
 
 EDIT_S = 8.0  # the student reads and edits; meanwhile the next checks get ready
-# assignment -> (reference folder, main file, deployment file, an answer line and another option)
-ASSIGNMENTS = {
-    "flows": (ROOT / "solutions", "homework.py", "deployment.py", ('q1 = "train_model"', 'q1 = "read_data"')),
-    "deployments": (ROOT / "solutions" / "deployments", "orchestrate.py", "prefect.yaml", ('q2 = "0 9 3 * *"', 'q2 = "0 9 4 * *"')),
+# assignment -> the saves: an answer changed, a comment added to the deployment file, to the main file
+SAVES = {
+    "flows": {"answers-only save": {"answers.toml": [('q1 = "train_model"', 'q1 = "read_data"')]},
+              "deployment-only save": {"deployment.py": [("\nCRON = ", "\n# a comment\nCRON = ")]},
+              "main-file save": {"homework.py": [("\ndef main(", "\n# a comment\ndef main(")]}},
+    "deployments": {"answers-only save": {"answers.toml": [('q2 = "0 9 3 * *"', 'q2 = "0 9 4 * *"')]},
+                    "deployment-only save": {"prefect.yaml": [("\ndeployments:", "\n# a comment\ndeployments:")]},
+                    "main-file save": {"orchestrate.py": [("\ndef main_flow(", "\n# a comment\ndef main_flow(")]}},
 }
 
 
 def copy_reference(assignment: str, folder: Path) -> Path:
-    source = ASSIGNMENTS[assignment][0]
-    shutil.copytree(source, folder, ignore=shutil.ignore_patterns("deployments", "__pycache__", "*.ipynb"))
-    return folder
+    """The files the student writes, as the assignment's reference has them."""
+    chosen = load_assignment(assignment)
+    return make_submission(folder, source=chosen.solutions(), files=chosen.catalogue.stubs)
 
 
 def cold(assignment: str, target: Path, url: str, work: Path) -> float:
@@ -57,13 +62,10 @@ def cold(assignment: str, target: Path, url: str, work: Path) -> float:
     return time.monotonic() - started
 
 
-def save(watcher: Watcher, path: Path, old: str, new: str) -> tuple[str, float, float]:
-    """Edit `path` after EDIT_S; (what was re-checked, seconds from the save, seconds said)."""
+def save(watcher: Watcher, folder: Path, edits: dict) -> tuple[str, float, float]:
+    """Make `edits` in `folder` after EDIT_S; (what was re-checked, seconds from the save, seconds said)."""
     time.sleep(EDIT_S)
-    text = path.read_text(encoding="utf-8")
-    if old not in text:
-        raise SystemExit(f"{path.name}: {old!r} not found")
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    edit(folder, edits)
     saved = time.monotonic()
     _, what, said = watcher.next(timeout=900)
     return what, time.monotonic() - saved, said
@@ -75,14 +77,14 @@ def watcher(assignment: str, target: Path, url: str, *more: str) -> Watcher:
 
 def measure(assignment: str, url: str, scratch: Path) -> dict[str, tuple[float, float | None, str]]:
     """Each figure of the module's docstring: (seconds waited, seconds said, what was re-checked)."""
-    _, main, deployment, (answer_old, answer_new) = ASSIGNMENTS[assignment]
+    saves = SAVES[assignment]
     figures = {"cold": (cold(assignment, copy_reference(assignment, scratch / "cold"), url, scratch / "cold-work"), None, "everything")}
 
     target = copy_reference(assignment, scratch / "full")
     full = watcher(assignment, target, url, "--full")
     try:
         full.next(timeout=900)
-        what, waited, said = save(full, target / main, "\n", "\n# a comment\n")
+        what, waited, said = save(full, target, saves["main-file save"])
         figures["warm full"] = (waited, said, what)
     finally:
         full.stop()
@@ -91,10 +93,8 @@ def measure(assignment: str, url: str, scratch: Path) -> dict[str, tuple[float, 
     incremental = watcher(assignment, target, url)
     try:
         incremental.next(timeout=900)
-        for name, path, old, new in (("answers-only save", target / "answers.toml", answer_old, answer_new),
-                                     ("deployment-only save", target / deployment, "\n", "\n# a comment\n"),
-                                     ("main-file save", target / main, "\n", "\n# another comment\n")):
-            what, waited, said = save(incremental, path, old, new)
+        for name, edits in saves.items():
+            what, waited, said = save(incremental, target, edits)
             figures[name] = (waited, said, what)
     finally:
         incremental.stop()
@@ -103,11 +103,11 @@ def measure(assignment: str, url: str, scratch: Path) -> dict[str, tuple[float, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--assignment", choices=sorted(ASSIGNMENTS), action="append")
+    parser.add_argument("--assignment", choices=sorted(SAVES), action="append")
     args = parser.parse_args()
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     with tempfile.TemporaryDirectory() as scratch, prefect_server(None, Path(scratch) / "server") as url:
-        for assignment in args.assignment or sorted(ASSIGNMENTS, reverse=True):
+        for assignment in args.assignment or sorted(SAVES, reverse=True):
             figures = measure(assignment, url, Path(scratch) / assignment)
             base = figures["warm full"][0]
             print(f"\n{assignment}: seconds from the save to the line under the table (the line's own figure), "

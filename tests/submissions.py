@@ -70,15 +70,20 @@ def make_submission(dest: Path, edits: Edits | None = None, source: Path = SOLUT
     dest.mkdir(parents=True, exist_ok=True)
     for name in files:
         shutil.copy(source / name, dest / name)
-    for name, replacements in (edits or {}).items():
-        path = dest / name
+    return edit(dest, edits or {})
+
+
+def edit(folder: Path, edits: Edits) -> Path:
+    """Apply `edits` to the files of `folder`, in place (as a save would)."""
+    for name, replacements in edits.items():
+        path = folder / name
         text = path.read_text(encoding="utf-8")
         for old, new in replacements:
             if old not in text:
-                raise ValueError(f"{source / name} no longer contains {old!r}: update the edit")
+                raise ValueError(f"{path} no longer contains {old!r}: update the edit")
             text = text.replace(old, new)
         path.write_text(text, encoding="utf-8")
-    return dest
+    return folder
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import ast
 import json
 import random
-import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from submissions import PROJECT_ROOT, SOLUTIONS, reference_key_file, run_checks
+from submissions import PROJECT_ROOT, edit, make_submission, reference_key_file, run_checks
 
 from hw3 import assignment
 from hw3.grading import incremental
@@ -50,15 +51,7 @@ def snap(folder: Path, course, grader: str = "g") -> incremental.Snapshot:
 
 @pytest.fixture
 def flows(tmp_path):
-    folder = tmp_path / "mine"
-    shutil.copytree(SOLUTIONS, folder, ignore=shutil.ignore_patterns("deployments", "__pycache__", "*.ipynb"))
-    return folder, assignment.load("flows").catalogue
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, (path, old)
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return make_submission(tmp_path / "mine"), assignment.load("flows").catalogue
 
 
 def test_an_answer_re_checks_its_line_and_a_file_the_checks_that_read_it(flows):
@@ -66,9 +59,9 @@ def test_an_answer_re_checks_its_line_and_a_file_the_checks_that_read_it(flows):
     before = snap(folder, course)
     assert incremental.recheck(course, before, snap(folder, course)) == ()
     q1 = course["Q1"]
-    edit(folder / "answers.toml", f'q1 = "{q1.answer}"', f'q1 = "{next(o for o in q1.options if o != q1.answer)}"')
+    edit(folder, {"answers.toml": [(f'q1 = "{q1.answer}"', f'q1 = "{next(o for o in q1.options if o != q1.answer)}"')]})
     assert incremental.recheck(course, before, snap(folder, course)) == course.watch.answers["q1"]
-    edit(folder / "deployment.py", "\n", "\n# a comment\n")
+    edit(folder, {"deployment.py": [('CRON = ', '# a comment\nCRON = ')]})
     both = incremental.recheck(course, before, snap(folder, course))
     assert set(both) == {*course.watch.answers["q1"], *course.watch.files["deployment.py"]}
 
@@ -116,9 +109,9 @@ def test_a_recheck_with_the_kept_rows_is_the_full_grade(flows, tmp_path, prefect
     for name, key in [("answers.toml", chooser.choice(sorted(wrong))), ("deployment.py", None)]:
         if key:
             question = next(q for q in course.questions if q.key == key)
-            edit(folder / name, f'{key} = "{question.answer}"', f'{key} = "{wrong[key]}"')
+            edit(folder, {name: [(f'{key} = "{question.answer}"', f'{key} = "{wrong[key]}"')]})
         else:
-            edit(folder / name, 'CRON = "0 9 15 * *"', 'CRON = "0 9 16 * *"')
+            edit(folder, {name: [('CRON = "0 9 15 * *"', 'CRON = "0 9 16 * *"')]})
         after = snap(folder, course)
         patterns = incremental.recheck(course, before, after)
         assert patterns, name
@@ -127,3 +120,14 @@ def test_a_recheck_with_the_kept_rows_is_the_full_grade(flows, tmp_path, prefect
         assert results(tmp_path / f"recheck-{name}") == results(tmp_path / f"full-{name}"), (name, rechecked.output[-2000:])
         assert full.scores() == rechecked.scores() and sum(full.scores().values()) < course.max_score
         before = after
+
+
+@pytest.mark.parametrize(("kept", "message"), [
+    (None, "--recheck takes the other checks' results from --kept FILE: give both"),
+    ("nothere.json", "--kept nothere.json: no grade kept there to re-check against"),
+])
+def test_a_recheck_without_a_kept_grade_is_refused_clearly(tmp_path, kept, message):
+    argv = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "checks"), "--target", str(make_submission(tmp_path / "mine")),
+            "--recheck", "q1_answer", "-p", "no:cacheprovider", *(["--kept", kept] if kept else [])]
+    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 4 and message in done.stderr, done.stdout[-2000:] + done.stderr[-2000:]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from submissions import make_submission, reference_key_file
+from submissions import edit, make_submission, reference_key_file
 from watcher import Watcher
 
 
@@ -18,14 +18,12 @@ def test_a_save_grades_again(tmp_path, prefect_api_url):
     try:
         first, what, _ = watcher.next()
         assert re.search(r"Total\s+10/10", first) and what == "everything", first[-3000:]
-        answers = target / "answers.toml"
-        answers.write_text(answers.read_text().replace('q1 = "train_model"', 'q1 = "read_data"'))
+        edit(target, {"answers.toml": [('q1 = "train_model"', 'q1 = "read_data"')]})
         second, what, seconds = watcher.next()
         assert what == "q1_answer" and re.search(r"Total\s+9/10", second), second[-3000:]
         assert re.search(r"\* Q1\b.*\b1/2", second) and re.search(r"\n  Q2\b.*\b2/2", second), second[-3000:]
         print(f"answers-only save: {seconds:.1f} s")
-        deployment = target / "deployment.py"
-        deployment.write_text(deployment.read_text().replace('CRON = "0 9 15 * *"', 'CRON = "0 9 16 * *"'))
+        edit(target, {"deployment.py": [('CRON = "0 9 15 * *"', 'CRON = "0 9 16 * *"')]})
         third, what, seconds = watcher.next()
         assert what.startswith("q4_deployment_") and re.search(r"Total\s+8/10", third), third[-3000:]
         assert re.search(r"\* Q4\b.*\b1/2", third) and re.search(r"\n  Q1\b.*\b1/2", third), third[-3000:]

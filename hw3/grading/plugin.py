@@ -53,6 +53,7 @@ from hw3.grading.gradebook import Gradebook, classify, matches, part_of, questio
 GRADEBOOK = pytest.StashKey[Gradebook]()
 ASSIGNMENT = pytest.StashKey[assignment_module.Assignment]()
 ORDER = pytest.StashKey[dict[str, int]]()  # every check's place in the collection
+KEPT = pytest.StashKey[dict]()  # the grade --kept FILE held, for --recheck
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -71,13 +72,14 @@ def pytest_configure(config: pytest.Config) -> None:
         chosen = assignment_module.load(config.getoption("--assignment"))
     except Exception as exc:
         raise pytest.UsageError(str(exc)) from None
-    if config.getoption("--recheck") is not None and not config.getoption("--kept"):
-        raise pytest.UsageError("--recheck takes the other checks' results from --kept FILE: give both")
+    kept = config.getoption("--kept")
     if config.getoption("--recheck") is not None:
+        if not kept:
+            raise pytest.UsageError("--recheck takes the other checks' results from --kept FILE: give both")
         try:
-            json.loads(Path(config.getoption("--kept")).read_text(encoding="utf-8"))
+            config.stash[KEPT] = json.loads(Path(kept).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise pytest.UsageError(f"--kept {config.getoption('--kept')}: no grade kept there to re-check against ({exc}); "
+            raise pytest.UsageError(f"--kept {kept}: no grade kept there to re-check against ({exc}); "
                                     "grade once with --kept FILE and without --recheck") from None
     if not config.getoption("--answer-key") and not (chosen.folder / "key.json").exists():
         problem = answer_key.reference_problem(chosen)
@@ -147,8 +149,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     from hw3.fsutil import atomic_write
 
     gradebook, kept = session.config.stash[GRADEBOOK], session.config.getoption("--kept")
-    if kept and gradebook.rechecked is not None:
-        gradebook.keep(json.loads(Path(kept).read_text(encoding="utf-8")), session.config.stash.get(ORDER, {}))
+    if gradebook.rechecked is not None:
+        gradebook.keep(session.config.stash[KEPT], session.config.stash.get(ORDER, {}))
     if kept:
         atomic_write(Path(kept), json.dumps(gradebook.state()) + "\n")
     path = session.config.getoption("--results-json")
