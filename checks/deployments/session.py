@@ -81,6 +81,7 @@ WORKER_ENV = {
     "OMP_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",
     "PYTHONUNBUFFERED": "1",
+    "MLFLOW_DISABLE_TELEMETRY": "true",  # the student's MLflow sends nothing from the checks' runs
 }
 
 # A flow's return value is kept, as JSON, in its run's folder (RESULTS_FOLDER), for a flow that

@@ -8,8 +8,13 @@ process loads it; it imports nothing of hw3.
   mlflow.set_tracking_uri("http://...")    a tracking server of the student's machine: the
                                            run tracks to a SQLite store in its folder instead
 
+One more patch saves work that no check reads: MLflow's `log_model` infers the model's pip
+requirements by loading the model again in a child Python (about 2.5 CPU-s a run), then
+compares them with every installed package (0.7 CPU-s); here it writes the flavor's default
+requirements (what MLflow itself falls back to) and compares nothing.
+
 Each patch is made right after its module is first imported, so a process that imports
-neither pays nothing. The checks name each bridge to the student, at no cost
+none of them pays nothing. The checks name each bridge to the student, at no cost
 (checks/deployments/code.py).
 """
 
@@ -73,5 +78,14 @@ def _tracking(mlflow):
     mlflow.set_tracking_uri = set_tracking_uri
 
 
+def _requirements(environment):
+    def infer_pip_requirements(model_uri, flavor, fallback=None, *args, **kwargs):
+        return list(fallback or [])
+
+    environment.infer_pip_requirements = infer_pip_requirements
+    environment.warn_dependency_requirement_mismatches = lambda requirements: None
+
+
 sys.meta_path.insert(0, _AfterImport("sklearn.metrics", _squared))
+sys.meta_path.insert(0, _AfterImport("mlflow.utils.environment", _requirements))
 sys.meta_path.insert(0, _AfterImport("mlflow", _tracking))
