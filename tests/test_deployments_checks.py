@@ -166,7 +166,7 @@ def test_a_stub_gets_nothing_and_is_not_attempted(api_url, tmp_path, stub):
 
 
 # Each folder: mistakes of different questions, the marks each question must get, and what
-# its reason must say.
+# its reason must say (under "notes": what the grade's notes must say).
 MISTAKES = {
     "no retries, a weekly cron, a feature missing, the email task called bare": (
         {
@@ -199,8 +199,13 @@ MISTAKES = {
         {"Q1": "is not the decorator", "Q4": "no markdown artifact", "Q6": "prefect.flow-run.Running"},
     ),
     "a task without its name, the RMSE printed (its MLflow metric and artifact still show it), the port not saved "
-    "(the checks point the block at their server), the URL not used": (
+    "(the checks point the block at their server), the URL not used, a git_clone pull step of the student's "
+    "repository and an entrypoint in its folder (both bridged at no cost, and said)": (
         {
+            "prefect.yaml": [('pull:\n  - prefect.deployments.steps.set_working_directory:\n      directory: "{{ here.directory }}"',
+                              "pull:\n  - prefect.deployments.steps.git_clone:\n      repository: https://github.com/a-student/mlops-zoomcamp.git\n"
+                              "      branch: main"),
+                             ("entrypoint: orchestrate.py:main_flow", "entrypoint: 03-orchestration/orchestrate.py:main_flow")],
             "orchestrate.py": [
                 ('@task(name="Read taxi data", retries=3, retry_delay_seconds=2)', "@task(retries=3, retry_delay_seconds=2)"),
                 ('logger.info(f"validation RMSE: {rmse}")', 'print(f"validation RMSE: {rmse}")'),
@@ -209,7 +214,8 @@ MISTAKES = {
             "automation.py": [("url=url,", 'url="http://127.0.0.1:9/done",')],
         },
         {"Q1": 1, "Q2": 2, "Q3": 2, "Q4": 2, "Q5": 2, "Q6": 1},
-        {"Q1": "no task run named 'Read taxi data'", "Q6": "did not call the URL it was given"},
+        {"Q1": "no task run named 'Read taxi data'", "Q6": "did not call the URL it was given",
+         "notes": "the pull step `prefect.deployments.steps.git_clone` clones your repository"},
     ),
 }
 
@@ -221,7 +227,8 @@ def test_each_mistake_costs_its_own_question_only(api_url, tmp_path, name):
     run = grade(submission(tmp_path / "submission", edits), tmp_path, api_url)
     assert marks(run) == expected, run.output[-6000:]
     for question, text in reasons.items():
-        assert text in run.question(question)["output"], run.question(question)["output"]
+        output = run.results["output"] if question == "notes" else run.question(question)["output"]
+        assert text in output, output
 
 
 def test_a_crashing_flow_is_told_with_the_students_line_and_no_grader_path(api_url, tmp_path):

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from submissions import PROJECT_ROOT, edit, make_submission, reference_key_file, run_checks
+from submissions import MISTAKES, PROJECT_ROOT, edit, make_submission, reference_key_file, run_checks
 
 from hw3 import assignment
 from hw3.grading import incremental
@@ -95,31 +95,80 @@ def results(folder: Path) -> dict:
     return graded
 
 
+def set_answer(folder: Path, key: str, value: str) -> None:
+    """Write `key = "value"` (a TOML string) over that key's line of answers.toml, as a save does."""
+    path = folder / incremental.ANSWERS
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines = [f"{key} = {json.dumps(value)}\n" if line.split("=")[0].strip() == key else line for line in lines]
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def wrong_answer(question) -> str:
+    return next(o for o in question.options if o != question.answer)
+
+
+def assert_rechecked_alike(folder: Path, course, before: incremental.Snapshot, workdir: Path, name: str, *args: str):
+    """Re-check what changed since `before` from the kept grade (--kept, in workdir), grade the
+    same files fully, and assert both give the same results.json; return the full grade."""
+    patterns = incremental.recheck(course, before, snap(folder, course))
+    assert patterns, name
+    kept = workdir / "kept.json"
+    rechecked = run_checks(folder, workdir / f"recheck-{name}", *args, "--kept", str(kept), "--recheck", ",".join(patterns))
+    full = run_checks(folder, workdir / f"full-{name}", *args)
+    assert results(workdir / f"recheck-{name}") == results(workdir / f"full-{name}"), (name, rechecked.output[-2000:])
+    assert full.scores() == rechecked.scores()
+    return full
+
+
 @pytest.mark.slow
 def test_a_recheck_with_the_kept_rows_is_the_full_grade(flows, tmp_path, prefect_api_url):
-    """The reference graded with --kept; then seeded random edits of answers and files, each
-    re-checked from the kept grade: each grade equals a fresh full grade of the same files."""
+    """The 2022 reference graded with --kept; then a seeded random sequence of saves, one of each
+    kind (an answer, the deployment file, the main file), each re-checked from the kept grade:
+    each grade equals a fresh full grade of the same files."""
     folder, course = flows
-    kept = tmp_path / "kept.json"
     args = ["--prefect-api-url", prefect_api_url, "--answer-key", str(reference_key_file())]
-    run_checks(folder, tmp_path / "first", *args, "--kept", str(kept))
-    before = snap(folder, course)
+    run_checks(folder, tmp_path / "first", *args, "--kept", str(tmp_path / "kept.json"))
     chooser = random.Random(3)
-    wrong = {q.key: next(o for o in q.options if o != q.answer) for q in course.questions}
-    for name, key in [("answers.toml", chooser.choice(sorted(wrong))), ("deployment.py", None)]:
-        if key:
-            question = next(q for q in course.questions if q.key == key)
-            edit(folder, {name: [(f'{key} = "{question.answer}"', f'{key} = "{wrong[key]}"')]})
-        else:
-            edit(folder, {name: [('CRON = "0 9 15 * *"', 'CRON = "0 9 16 * *"')]})
-        after = snap(folder, course)
-        patterns = incremental.recheck(course, before, after)
-        assert patterns, name
-        rechecked = run_checks(folder, tmp_path / f"recheck-{name}", *args, "--kept", str(kept), "--recheck", ",".join(patterns))
-        full = run_checks(folder, tmp_path / f"full-{name}", *args)
-        assert results(tmp_path / f"recheck-{name}") == results(tmp_path / f"full-{name}"), (name, rechecked.output[-2000:])
-        assert full.scores() == rechecked.scores() and sum(full.scores().values()) < course.max_score
-        before = after
+    question = chooser.choice(course.questions)
+    main_file = chooser.choice([m for m in MISTAKES if set(m.edits) == {"homework.py"} and m.question in ("Q2", "Q3")])
+    saves = {
+        "answers.toml": lambda: set_answer(folder, question.key, wrong_answer(question)),
+        "deployment.py": lambda: edit(folder, {"deployment.py": [('CRON = "0 9 15 * *"', 'CRON = "0 9 16 * *"')]}),
+        "homework.py": lambda: edit(folder, main_file.edits),
+    }
+    for name in chooser.sample(sorted(saves), len(saves)):
+        before = snap(folder, course)
+        saves[name]()
+        full = assert_rechecked_alike(folder, course, before, tmp_path, name, *args)
+        assert sum(full.scores().values()) < course.max_score
+
+
+# The 2023 reference deployed from the student's repository: the checks bridge the git_clone
+# pull step and the repository's folder in the entrypoint, at no cost, and Q2's deploy check says so.
+FROM_A_REPOSITORY = {"prefect.yaml": [
+    ('pull:\n  - prefect.deployments.steps.set_working_directory:\n      directory: "{{ here.directory }}"',
+     "pull:\n  - prefect.deployments.steps.git_clone:\n      repository: https://github.com/a-student/mlops-zoomcamp.git"),
+    ("entrypoint: orchestrate.py:main_flow", "entrypoint: 03-orchestration/orchestrate.py:main_flow"),
+]}
+BRIDGED = "the pull step `prefect.deployments.steps.git_clone` clones your repository"
+
+
+@pytest.mark.slow
+def test_a_2023_recheck_keeps_the_notes_of_the_checks_it_does_not_run(tmp_path, prefect_api_url):
+    """The 2023 reference with a pull step that the checks bridge (a note of Q2's deploy check),
+    graded with --kept; then an answer changed and re-checked alone: the grade, with the kept
+    check's note, equals a fresh full grade."""
+    course = assignment.load("deployments").catalogue
+    folder = make_submission(tmp_path / "mine", FROM_A_REPOSITORY, PROJECT_ROOT / "solutions" / "deployments", tuple(course.stubs))
+    args = ["--assignment", "deployments", "--prefect-api-url", prefect_api_url]
+    run_checks(folder, tmp_path / "first", *args, "--kept", str(tmp_path / "kept.json"))
+    assert BRIDGED in results(tmp_path / "first")["output"]
+    before = snap(folder, course)
+    question = random.Random(5).choice(course.questions)
+    set_answer(folder, question.key, wrong_answer(question))
+    assert incremental.recheck(course, before, snap(folder, course)) == course.watch.answers[question.key]
+    full = assert_rechecked_alike(folder, course, before, tmp_path, "answers.toml", *args)
+    assert full.scores()[question.id] < question.points and BRIDGED in results(tmp_path / "recheck-answers.toml")["output"]
 
 
 @pytest.mark.parametrize(("kept", "message"), [

@@ -119,6 +119,7 @@ class Deployed:
     registered: list[api.DeploymentRecord]  # what the deploy registered
     student: api.DeploymentRecord | None  # the first one registered
     old_format: str | None = None  # the Prefect 2 file that holds the deployments prefect.yaml lacks
+    bridges: list[str] = field(default_factory=list)  # what the checks bridged to deploy it, at no cost (_bridge)
     used: api.DeploymentRecord | None = None  # the deployment of the worker's run (the checks' own)
 
 
@@ -172,7 +173,6 @@ class GradingSession(Session):
         self._started = time.monotonic()
         self.code = code_module.read(self.target)
         self.flow: code_module.FlowFunction | None = None  # the flow the runs run
-        self.bridges: list[str] = []  # what the checks bridged at no cost
 
     # -- data and sandboxes -----------------------------------------------------------
 
@@ -291,16 +291,16 @@ class GradingSession(Session):
             argv = prefect_command(["prefect", "worker", "start", "--pool", POOL, "--name", self.worker_name, "--type", POOL_TYPE])
             self.worker = self._stack.enter_context(background(argv, sandbox, name="worker", env={**WORKER_ENV, "PYTHONPATH": str(bridge)},
                                                                processes=WORKER_PROCESSES))
-        command, registered = None, []
+        command, registered, bridges = None, [], []
         if not yaml_problem and declared:
-            self.bridges += self._bridge(sandbox.work)
+            bridges = self._bridge(sandbox.work)
             started = time.time()
             command = run_command(prefect_command(["prefect", "--no-prompt", "deploy", "--all"]), sandbox, timeout=DEPLOY_TIMEOUT_S)
             self._mark("deployed")
             registered = self._registered(command, declared, started)
         student = next((d for d in registered if self.code.flow_at(d.entrypoint)), registered[0] if registered else None)
         self.flow = self.code.trainer(self.code.flow_at(student.entrypoint) if student else None)
-        return Deployed(command, yaml_problem, declared, registered, student, old_format)
+        return Deployed(command, yaml_problem, declared, registered, student, old_format, bridges)
 
     def _old_format(self) -> str | None:
         """The Prefect 2 file that declares the deployments, when prefect.yaml does not."""

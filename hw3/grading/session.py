@@ -131,6 +131,11 @@ class Session:
         """The part a failed run is charged to (by default the part that asked for it)."""
         return part
 
+    def note(self, *texts: str) -> None:
+        """Notes of the check that is running: shown under the grade table, kept and re-checked
+        with that check (plugin.pytest_runtest_call)."""
+        self.answers.notes.extend(texts)
+
     def check_choice(self, question, wrong: str) -> None:
         """Fail unless the student's answer to a choice question is the key's option. For a
         question whose options are the variant's own, a failure also says when the
