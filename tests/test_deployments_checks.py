@@ -4,7 +4,7 @@ every question "not attempted", and each realistic mistake costs its own questio
 
 Each grading runs the checks in a child process (`--results-json`) against one Prefect server
 of this module (started like the checks' own: `prefect server start`, services on, so its
-automations act). A grading deploys the folder, starts a worker and runs the flow twice, so
+automations act). A grading deploys the folder, starts a worker and runs the flow once or twice, so
 it takes 15-45 s; to stay within a few minutes, each mistake folder holds several
 mistakes of different questions, and the test asserts every question's marks: a mistake that
 leaked into another question would show there.
@@ -240,3 +240,31 @@ def test_a_crashing_flow_is_told_with_the_students_line_and_no_grader_path(api_u
     leaks = [line for line in run.output.splitlines() if not line.startswith("rootdir:")
              and ("/tmp/" in line or str(tmp_path) in line or "site-packages" in line or ".cache" in line)]
     assert not leaks, leaks[:5]
+
+
+def shared_run(state: str, *tasks: tuple[str, int], opened: bool = True):
+    """A Ran whose worker's run (also its retries run) ended in `state`, with task runs
+    (state, attempts), after the cut training file was (or was not) read."""
+    from checks.deployments.services import FlakyFile
+    from checks.deployments.session import FlowRun, Ran
+    from hw3.grading import prefect_api as api
+
+    record = api.RunRecord("r1", "hw3-worker", state, state.title(), None, True, 0.0, 1.0, None, {}, "d1")
+    records = tuple(api.TaskRunRecord(f"t{n}", f"Read taxi data-{n}", "read", s, s.title(), None, count, 3, 2)
+                    for n, (s, count) in enumerate(tasks))
+    run = FlowRun("worker", {}, record=record, evidence=api.Evidence(record, (), records, (), None), flaky=True)
+    flaky = FlakyFile(Path("train.parquet"), Path("whole.parquet"), swapped_at=1.0 if opened else None)
+    return Ran(runs={"worker": run, "retries": run}, flaky=flaky)
+
+
+@pytest.mark.parametrize(("ran", "again"), [
+    (lambda: shared_run("COMPLETED", ("COMPLETED", 2)), False),  # retried, completed: one run was enough
+    (lambda: shared_run("FAILED", ("FAILED", 1)), True),  # no retries: the cut read ended it
+    (lambda: shared_run("FAILED"), True),  # the read was no task
+    (lambda: shared_run("FAILED", ("COMPLETED", 2), ("FAILED", 4)), False),  # failed after retries: on the whole file
+    (lambda: shared_run("FAILED", ("FAILED", 1), opened=False), False),  # the cut file was never read: not the cut
+])
+def test_the_shared_run_goes_again_only_when_the_cut_read_may_have_ended_it(ran, again):
+    from checks.deployments.session import GradingSession
+
+    assert GradingSession._read_failed_unretried(ran()) is again

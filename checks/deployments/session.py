@@ -19,8 +19,10 @@ The session does, once, in a thread of its own as soon as it opens (`start`):
    `data/` holding the sample months: the course's relative paths resolve there), and
    triggers at once the runs that the selected checks read (RUNS): `worker` (Q3, Q4, Q6, and
    Q5: given the checks' address), `retries` (Q1: its training file fails its first read,
-   services.FlakyFile) and, when the run's flow makes no artifact but a copy of the script does, `artifact`
-   (Q4); then waits for them to end and for what they sent to arrive (prefect_api.evidence).
+   services.FlakyFile; the worker's run is this run too, and goes again on the whole file
+   only if the cut read may have ended it) and, when the run's flow makes no artifact but a
+   copy of the script does, `artifact` (Q4); then waits for them to end and for what they
+   sent to arrive (prefect_api.evidence).
 
 A mistake in one part thus costs that part. What the session did and when is in
 `diary.json` in its folder (for whoever looks into a grading).
@@ -50,7 +52,6 @@ from hw3.grading import measure, tracebacks
 from hw3.grading import prefect_api as api
 from hw3.grading.gradebook import fail, figure_line, not_attempted
 from hw3.grading.session import Session
-from hw3.trips.sample import ensure_sample_month
 from hw3.sandbox import drift
 from hw3.sandbox.runner import (
     CommandResult,
@@ -99,7 +100,11 @@ READERS = {
     "email_block": {"Q5"},  # save_email_block(host, port), or the student's script that saves the block
     "automation": {"Q6"},  # create_automation("FLOW/DEPLOYMENT", url)
 }
-# The flow runs, and the questions whose checks read them.
+# The flow runs, and the questions whose checks read them. When the checks of the worker's run
+# and of the retries run are both selected, one run is both: the worker's, with the training
+# file whose first read fails (a task with retries reads it again). Only when the cut read may
+# be what ended that run (_read_failed_unretried) does the worker's run go again, on the whole
+# file; the first stays the retries run.
 RUNS = {
     "worker": {"Q3", "Q4", "Q5", "Q6"},  # given the checks' address when the flow takes one (Q5)
     "retries": {"Q1"},
@@ -135,6 +140,8 @@ class FlowRun:
     evidence: api.Evidence | None = None  # what the run sent to the server, once it has all arrived
     flow: code_module.FlowFunction | None = None  # the flow it runs
     deployment_id: str | None = None  # the checks' deployment of it
+    flaky: bool = False  # its training file's first read fails (services.FlakyFile)
+    again: bool = False  # the shared run again, on the whole file (its first ended on the cut read)
 
 
 @dataclass
@@ -148,7 +155,12 @@ class Ran:
         """The tracebacks the worker printed of the run `name`'s process: those whose frames
         name the run's own folder (the runs share the worker, and its output)."""
         blocks = self.worker_output.split(tracebacks.TRACEBACK)
-        return "".join(tracebacks.TRACEBACK + block for block in blocks[1:] if f"/flows/{name}/work/" in block)
+        folder = self.runs[name].name
+        return "".join(tracebacks.TRACEBACK + block for block in blocks[1:] if f"/flows/{folder}/work/" in block)
+
+    def distinct(self) -> list[FlowRun]:
+        """Each run once (the worker's run may also be the retries run)."""
+        return list({id(run): run for run in self.runs.values()}.values())
 
 
 class GradingSession(Session):
@@ -178,6 +190,8 @@ class GradingSession(Session):
 
     @cached_property
     def sample_dir(self) -> Path:
+        from hw3.trips.sample import ensure_sample_month  # pandas: not for a grade that re-checks answers only
+
         folder = self.folder / "data"
         for year, month in (TRAIN, VAL):
             ensure_sample_month(folder, year, month, taxi=self.key.taxi)
@@ -415,56 +429,85 @@ class GradingSession(Session):
         wanted = [name for name, readers in RUNS.items() if readers & self.questions and name != "artifact"]
         second = self.code.artifact_flow(self.flow) if "Q4" in self.questions else None
         wanted += ["artifact"] if second else []
+        shared = {"worker", "retries"} <= set(wanted)  # one run is both (see RUNS)
         if "Q5" in self.questions and self.run("email_block").ok:
             # the student's block, whatever its name, sends to the checks' mail server
             ran.email_blocks = api.repoint_blocks(self.api_url, EMAIL_BLOCK_TYPE, {"smtp_server": "127.0.0.1", "smtp_port": self.mail.port,
                                                                                 "smtp_type": "INSECURE"})
         for name in wanted:
-            ran.runs[name] = self._prepared(name, second if name == "artifact" else self.flow, ran)
+            if not (shared and name == "retries"):
+                flaky = name == "retries" or shared and name == "worker"
+                ran.runs[name] = self._prepared(name, second if name == "artifact" else self.flow, ran, flaky=flaky)
+        if shared:
+            ran.runs["retries"] = ran.runs["worker"]
         worker = ran.runs.get("worker")
         if worker and worker.deployment_id:
             deployed.used = api.read_deployment(self.api_url, worker.deployment_id)
         if "Q6" in self.questions and deployed.used is not None:
             self.run("automation")
             self._mark("automation")
-        for name, run in ran.runs.items():
+        self._finish(ran, ran.distinct())
+        if shared and self._read_failed_unretried(ran):  # the worker's run again, on the whole file
+            run = ran.runs["worker"]
+            ran.runs["worker"] = FlowRun(run.name, run.parameters, flow=run.flow, deployment_id=run.deployment_id, again=True)
+            self._finish(ran, [ran.runs["worker"]])
+        if ran.flaky:
+            ran.flaky.stop()
+        ran.worker_output = "\n".join(self.worker.output()) if self.worker else ""
+        return ran
+
+    def _finish(self, ran: Ran, runs: list[FlowRun]) -> None:
+        """Trigger `runs`, wait until they ended, then for their records to arrive."""
+        for run in runs:
             if run.problem:
                 continue
             if self.worker is None:
                 run.problem = "no worker could be started"
                 continue
             try:
-                run_id = api.run_deployment(self.api_url, run.deployment_id, run.parameters, name=f"hw3-{name}-{self.token}")
+                run_id = api.run_deployment(self.api_url, run.deployment_id, run.parameters,
+                                            name=f"hw3-{run.name}-{'again-' if run.again else ''}{self.token}")
             except Exception as exc:
-                run.problem = f"the server refused the run of {self.flow_described(name)} with {describe_parameters(run.parameters)}: {exc}"
+                run.problem = f"the server refused the run of {self.flow_described(run.name)} with {describe_parameters(run.parameters)}: {exc}"
                 continue
             run.record = api.RunRecord(run_id, "", None, None, None, False, None, None, None, {}, run.deployment_id)
-            if name == "retries":
+            if run.flaky and not run.again:
                 ran.flaky.watch(retrying=lambda run_id=run_id: any(
                     t.state_name in ("AwaitingRetry", "Retrying") for t in api.task_runs(self.api_url, run_id)))
-        self._mark("triggered")
-        ids = [run.record.id for run in ran.runs.values() if run.record]
+        again = " again" if any(run.again for run in runs) else ""
+        self._mark("triggered" + again)
+        ids = [run.record.id for run in runs if run.record]
         deadline = time.monotonic() + RUN_TIMEOUT_S
         while ids:  # until every run ended, the time is up, or the worker is gone
             records = api.read_flow_runs(self.api_url, ids)
-            for run in ran.runs.values():
+            for run in runs:
                 if run.record:
                     run.record = records[run.record.id]
             if all(r.final for r in records.values()) or time.monotonic() > deadline or not self.worker.running:
                 break
             time.sleep(1.0)
-        self._mark("runs ended")
-        ended = [run for run in ran.runs.values() if run.record and run.record.final]
+        self._mark("runs ended" + again)
+        ended = [run for run in runs if run.record and run.record.final]
         with ThreadPoolExecutor(max_workers=max(len(ended), 1)) as waiting:  # each run's records, once they arrived
             for run, found in zip(ended, waiting.map(lambda r: api.evidence(self.api_url, r.record.id), ended)):
                 run.evidence, run.record = found, found.run
-        self._mark("evidence arrived")
-        if ran.flaky:
-            ran.flaky.stop()
-        ran.worker_output = "\n".join(self.worker.output())
-        return ran
+        self._mark("evidence arrived" + again)
 
-    def _prepared(self, name: str, flow: code_module.FlowFunction | None, ran: Ran) -> FlowRun:
+    @staticmethod
+    def _read_failed_unretried(ran: Ran) -> bool:
+        """Whether the cut read may be what ended the shared run: it ended otherwise than
+        completed after the cut file was read, and a task failed on its only attempt (or none
+        failed: the read was no task). A task that failed after a retry failed on the whole
+        file, every read after the first gets it: that run goes on as it is."""
+        run = ran.runs["worker"]
+        if run.record is None or not run.record.final or run.record.state_type == "COMPLETED":
+            return False
+        if ran.flaky is None or ran.flaky.swapped_at is None:
+            return False
+        failed = [t for t in (run.evidence.tasks if run.evidence else ()) if t.state_type in ("FAILED", "CRASHED")]
+        return not failed or any(t.run_count < 2 for t in failed)
+
+    def _prepared(self, name: str, flow: code_module.FlowFunction | None, ran: Ran, flaky: bool = False) -> FlowRun:
         """The run `name` of `flow`, deployed by the checks from a folder of its own: a copy of
         the submission whose data/ (and ../data/) holds the sample months; its parameters are
         the months' paths when the flow takes them (else its defaults find them there), and the
@@ -487,7 +530,7 @@ class GradingSession(Session):
             (folder / "data").symlink_to("work/data", target_is_directory=True)
         train, val = (work / "data" / self.month(m) for m in (TRAIN, VAL))
         shutil.copyfile(self.sample_dir / self.month(VAL), val)
-        if name == "retries":
+        if flaky:
             ran.flaky = FlakyFile(train, self.sample_dir / self.month(TRAIN)).prepare()
         else:
             shutil.copyfile(self.sample_dir / self.month(TRAIN), train)
@@ -497,7 +540,7 @@ class GradingSession(Session):
             parameters = {months[0]: str(train), months[1]: str(val)}
         if name == "worker" and flow.notify_parameter():
             parameters[flow.notify_parameter()] = self.notify_to
-        run = FlowRun(name, parameters, flow=flow)
+        run = FlowRun(name, parameters, flow=flow, flaky=flaky)
         try:
             env = {**RESULTS_ENV, "PREFECT_LOCAL_STORAGE_PATH": str(folder / RESULTS_FOLDER)}
             run.deployment_id = api.create_code_deployment(self.api_url, flow.name, f"hw3-{name}-{self.token}", work_pool=POOL,
@@ -581,7 +624,7 @@ class GradingSession(Session):
         for artifact in found.artifacts:
             if artifact.type == "markdown":
                 readings += [measure.reading(n, f"the markdown artifact shows {n}") for n in measure.NUMBER.findall(str(artifact.data)) if "." in n]
-        folder = self.deploy_sandbox.folder / "flows" / name
+        folder = self.deploy_sandbox.folder / "flows" / self.ran().runs[name].name
         return readings + self.mlflow_metrics(folder / "work") + self.returned(folder / RESULTS_FOLDER)
 
     @staticmethod
