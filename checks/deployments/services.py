@@ -24,6 +24,8 @@ from email.policy import default as default_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+POLL_S = 0.05  # how often the webhook receiver looks for a stop (socketserver's default, 0.5 s, is waited at the end)
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -150,7 +152,7 @@ class WebhookReceiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True, name="hw3-webhook").start()
+        threading.Thread(target=self._server.serve_forever, args=(POLL_S,), daemon=True, name="hw3-webhook").start()
         return self
 
     def calls_after(self, moment: float) -> list[Call]:

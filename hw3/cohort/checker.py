@@ -37,7 +37,7 @@ from pathlib import Path
 
 from hw3.cohort import handoff
 from hw3.cohort.handoff import Slot
-from hw3.grading.invocation import PRELOADED, WARM_ARGS
+from hw3.grading.invocation import WARM_ARGS, preload
 from hw3.sandbox import warm, zygote as zygote_module
 
 POLL_S = 0.5  # between two looks at a forked grader and at its client
@@ -137,9 +137,7 @@ class Checker:
     def preload(self, assignment: str | None = None) -> None:
         """Import what every grade needs (before any fork: the imports start no thread), and
         start the zygote of `assignment`'s sessions: what the slot does once, not per submission."""
-        for name in PRELOADED:
-            with suppress(Exception):  # a grade imports it again and says why
-                importlib.import_module(name)
+        preload()
         if assignment:
             self._zygote_for(assignment)
             self.zygote_cpu = self.zygote.cpu_seconds() if self.zygote else 0.0

@@ -29,7 +29,7 @@ from pathlib import Path
 from hw3 import assignment as assignment_module
 from hw3.errors import Hw3Error
 from hw3.grading import answer_key, incremental
-from hw3.grading.invocation import PRELOADED, WARM_ARGS, pytest_argv, submission_target
+from hw3.grading.invocation import WARM_ARGS, preload, pytest_argv, submission_target
 from hw3.grading.server import prefect_server
 
 WATCHED = ("*.py", "*.toml", "*.ipynb", "*.yaml")  # the submission's files whose change starts a grade
@@ -164,8 +164,7 @@ def _run_warm(ahead: dict, pytest_args: list[str]) -> int:
     its assignment, target, API URL and folder), wait for GO, run the checks."""
     import pytest
 
-    for name in PRELOADED:
-        importlib.import_module(name)
+    preload()
     session = importlib.import_module(f"checks.{ahead['assignment']}.session").GradingSession
     session.start_ahead(Path(ahead["target"]), ahead["api_url"], Path(ahead["folder"]))
     word, _, args = sys.stdin.readline().partition(" ")
