@@ -31,6 +31,7 @@ relay (relay.py) runs in a process of its own, forked before anything else.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import importlib.util
 import json
@@ -312,6 +313,7 @@ def main(argv: list[str]) -> int:
     if threading.active_count() > 1:  # a fork would copy their locks, not the threads
         print(f"the modules started threads ({threading.enumerate()}): the zygote may not fork", file=sys.stderr)
         return 1
+    gc.freeze()  # what is loaded stays out of the children's collections (full ones would scan it all) and unwritten
     reply({"ready": True})
     Zygote(probe).serve()
     return 0
