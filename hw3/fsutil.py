@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -32,3 +33,16 @@ def atomic_write(path: str | os.PathLike, content: str | bytes | Callable[[IO], 
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def files_digest(paths: list[Path]) -> str:
+    """One digest of the contents of `paths` (with their names), in the order given; an
+    unreadable file counts as such."""
+    total = hashlib.sha256()
+    for path in paths:
+        total.update(str(path).encode() + b"\0")
+        try:
+            total.update(path.read_bytes())
+        except OSError:
+            total.update(b"<unreadable>")
+    return total.hexdigest()

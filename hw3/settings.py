@@ -53,6 +53,12 @@ def models_dir() -> Path:
     return current().models_dir
 
 
+def kept_key_paths_dir() -> Path:
+    """Where the reference's key-job tables are kept between runs (answer_key.reference_paths);
+    no child may read it."""
+    return current().cache_dir / "key-paths"
+
+
 def data_mirror() -> str | None:
     return current().data_mirror
 

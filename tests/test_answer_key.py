@@ -126,3 +126,35 @@ def test_key_of_a_stub_reference_says_so(tmp_path):
     (tmp_path / "solutions" / "homework.py").write_text(Path(PROJECT_ROOT / "homework" / "homework.py").read_text())
     with pytest.raises(Hw3Error, match="get_paths still raises NotImplementedError"):
         answer_key.build_from_reference(tmp_path)
+
+
+def test_the_key_job_runs_again_only_when_what_it_depends_on_changed(tmp_path, monkeypatch):
+    """The reference's get_paths table is kept between builds (a re-run of a cohort builds its
+    key again): the same code gives it without a run; an edit of the reference, or a kept file
+    that cannot be read, runs the job again. No child may read where it is kept."""
+    from hw3 import settings
+    from hw3.sandbox import runner
+
+    monkeypatch.setenv("HW3_CACHE_DIR", str(tmp_path / "cache"))
+    runs = []
+    real_run_probe = runner.run_probe
+    monkeypatch.setattr(runner, "run_probe", lambda *args, **kwargs: runs.append(args[0]) or real_run_probe(*args, **kwargs))
+    (tmp_path / "solutions").mkdir()
+    reference = tmp_path / "solutions" / "homework.py"
+    reference.write_text((PROJECT_ROOT / "solutions" / "homework.py").read_text())
+
+    first = answer_key.build_from_reference(tmp_path)
+    second = answer_key.build_from_reference(tmp_path)
+    assert len(runs) == 1 and first.meaning(catalogue.load()) == second.meaning(catalogue.load())
+    kept = list(settings.kept_key_paths_dir().glob("*.json"))
+    assert len(kept) == 1 and "fhv_tripdata_2021-06.parquet" in kept[0].read_text()
+
+    kept[0].write_text("{not json")
+    assert answer_key.build_from_reference(tmp_path).meaning(catalogue.load()) == first.meaning(catalogue.load())
+    assert len(runs) == 2
+
+    reference.write_text(reference.read_text().replace("relativedelta(months=n)", "relativedelta(months=n + 1)"))
+    assert answer_key.build_from_reference(tmp_path).meaning(catalogue.load()) != first.meaning(catalogue.load())
+    assert len(runs) == 3
+    spec = runner.guard_spec(tmp_path, runner.Sandbox(tmp_path / "run", api_url=""), tmp_path / "q", tmp_path / "r")
+    assert settings.kept_key_paths_dir() in spec["no_read"]

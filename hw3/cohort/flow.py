@@ -21,10 +21,10 @@ from prefect.artifacts import create_markdown_artifact
 
 from hw3 import settings
 from hw3.cohort import checker, course as course_module, heartbeat, members, slots
+from hw3.cohort.report import RESULT_ARTIFACT
 from hw3.grading.invocation import WARM_ARGS, pytest_argv
 
 FLOW_NAME = "hw3-grade-submission"
-RESULT_ARTIFACT = "hw3-grade"  # the type of the artifact that carries a submission's result
 OUTPUT_TAIL = 20_000  # characters of the checks' output kept
 
 

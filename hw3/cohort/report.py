@@ -10,6 +10,8 @@ from pathlib import Path
 
 from hw3.fsutil import atomic_write
 
+RESULT_ARTIFACT = "hw3-grade"  # the type of the flow run's artifact that carries a submission's result (flow.py)
+
 SUMMARY_CAUSES = 8  # common causes listed at the end of a cohort's grading
 GRADED_FILE = "graded.json"  # in results/<student>/: the grade and the fingerprint it is for
 

@@ -28,8 +28,7 @@ from pathlib import Path
 
 from hw3 import assignment as assignment_module, settings
 from hw3.cohort import course as course_module, members as members_module, report, slots
-from hw3.cohort.flow import RESULT_ARTIFACT
-from hw3.cohort.report import Graded
+from hw3.cohort.report import RESULT_ARTIFACT, Graded
 from hw3.errors import Hw3Error
 from hw3.fsutil import atomic_write
 from hw3.grading import answer_key as answer_key_module

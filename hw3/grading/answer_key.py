@@ -31,7 +31,7 @@ from pathlib import Path
 
 from hw3 import catalogue, layout
 from hw3.errors import Hw3Error
-from hw3.fsutil import atomic_write
+from hw3.fsutil import atomic_write, files_digest
 
 KEY_FORMAT = 1
 MEANING_MONTHS = 24  # how many months before a day `meaning` looks for its training file
@@ -203,14 +203,22 @@ def reference_paths(reference: Path, course: catalogue.Catalogue, jobs: Path, da
                     taxi: str | None = None) -> dict[str, tuple[str, str]]:
     """Run the catalogue's key job (get_paths) of the reference in a child process: over its
     key dates and `dates`, and with the clock set to each key frozen day (trip type `taxi`,
-    default the catalogue's)."""
+    default the catalogue's). The table is kept (settings.kept_key_paths_dir) under a
+    digest of all it depends on (the reference's code, the job, the engine, the days), so a
+    re-run with none of them changed does not run the job again."""
     import tempfile
 
     from hw3.sandbox.runner import Sandbox, run_probe
 
+    taxi = taxi or course.taxi
+    days = list(dict.fromkeys((*course.key_dates, *dates)))
+    kept = _kept_paths_file(reference, course, jobs, days, taxi)
+    try:
+        return {day: tuple(pair) for day, pair in json.loads(kept.read_text(encoding="utf-8")).items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        pass
     with tempfile.TemporaryDirectory(prefix="hw3-key-") as folder:
-        sandbox = Sandbox(Path(folder), api_url="", taxi=taxi or course.taxi)
-        days = list(dict.fromkeys((*course.key_dates, *dates)))
+        sandbox = Sandbox(Path(folder), api_url="", taxi=taxi)
         result = run_probe(course.key_job, reference, sandbox, jobs=jobs, dates=days, frozen_days=list(course.key_frozen_days))
     what = f"{reference.name}/: {course.key_job} failed while building the answer key"
     if not result.ok:
@@ -219,4 +227,23 @@ def reference_paths(reference: Path, course: catalogue.Catalogue, jobs: Path, da
     failed = {day: call["error"] for day, call in calls.items() if "error" in call}
     if failed:
         raise Hw3Error(f"{what}: {failed}")
-    return {day: tuple(call["paths"]) for day, call in calls.items()}
+    table = {day: tuple(call["paths"]) for day, call in calls.items()}
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(kept, json.dumps(table))
+    except OSError:
+        pass  # kept is a saving, not a need
+    return table
+
+
+def _kept_paths_file(reference: Path, course: catalogue.Catalogue, jobs: Path, days: list[str], taxi: str) -> Path:
+    """Where the key job's table of the reference is kept, named by a digest of what it
+    depends on."""
+    import hw3
+    from hw3 import settings
+
+    code = [*sorted(Path(hw3.__file__).parent.rglob("*.py")), jobs,
+            *sorted(p for p in reference.rglob("*.py") if "__pycache__" not in p.parts)]
+    asked = json.dumps([course.key_job, days, list(course.key_frozen_days), taxi])
+    name = hashlib.sha256((files_digest(code) + asked).encode()).hexdigest()
+    return settings.kept_key_paths_dir() / f"{name}.json"

@@ -9,12 +9,12 @@ variant), or when the grader did: the checks, the engine or the answer key.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import hw3
 from hw3.catalogue import Catalogue
+from hw3.fsutil import files_digest
 from hw3.grading import answers
 
 ANSWERS = answers.FILE_NAME
@@ -31,32 +31,20 @@ class Snapshot:
     grader: str
 
 
-def digest(paths: list[Path]) -> str:
-    """One digest of the contents of `paths` (with their names), in the order given."""
-    total = hashlib.sha256()
-    for path in paths:
-        total.update(str(path).encode() + b"\0")
-        try:
-            total.update(path.read_bytes())
-        except OSError:
-            total.update(b"<unreadable>")
-    return total.hexdigest()
-
-
 def grader_digest(checks_folder: Path, extra: list[str]) -> str:
     """A digest of what grades: the engine's code, the assignment's checks and catalogue,
     and any file named in the arguments passed on to pytest (the answer key)."""
     engine = sorted(Path(hw3.__file__).parent.rglob("*.py"))
     checks = sorted(p for p in checks_folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     given = [Path(arg) for arg in extra if Path(arg).is_file()]
-    return digest([*engine, *checks, *given])
+    return files_digest([*engine, *checks, *given])
 
 
 def snapshot(files: list[Path], folder: Path, course: Catalogue, grader: str) -> Snapshot:
     """The Snapshot of `files` (the submission's watched files in `folder`)."""
     read = answers.read(folder, course)
     lines = {q.key: repr((read.problems.get(q.key), read.entries.get(q.key))) for q in course.questions}
-    return Snapshot({p.name: digest([p]) for p in files}, lines, read.student_id, grader)
+    return Snapshot({p.name: files_digest([p]) for p in files}, lines, read.student_id, grader)
 
 
 def recheck(course: Catalogue, before: Snapshot | None, after: Snapshot) -> tuple[str, ...] | None:

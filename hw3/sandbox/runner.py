@@ -160,7 +160,7 @@ def guard_spec(target: Path, sandbox: Sandbox, request_file: Path, result_file: 
     shows writable besides its own (a zygote's: the other runs of the session), kept out too."""
     extra = protected_paths()
     folders, files = [p for p in extra if not p.is_file()], [p for p in extra if p.is_file()]
-    keep_out = [*layout.private_folders(), *folders, *([shared] if shared else [])]
+    keep_out = [*layout.private_folders(), settings.kept_key_paths_dir(), *folders, *([shared] if shared else [])]
     own = [Path(target).resolve()]
     months = [Path(p).resolve() for p in months_read]
     return {

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from hw3 import settings
 from hw3.errors import Hw3Error
-from hw3.trips.sample import DEFAULT_ROWS, GREEN_DEFAULT_ROWS, TAXIS
+from hw3.trips.tripdata import DEFAULT_ROWS, GREEN_DEFAULT_ROWS, TAXIS
 
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")

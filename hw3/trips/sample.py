@@ -36,13 +36,12 @@ import pandas as pd
 from hw3 import settings
 from hw3.errors import Hw3Error
 from hw3.fsutil import atomic_write
-from hw3.trips.tripdata import month_file, trip_type
+from hw3.trips.tripdata import DEFAULT_ROWS, GREEN_DEFAULT_ROWS, TAXIS, month_file, trip_type
 
 GENERATOR_VERSION = 2
 METADATA_KEY = b"hw3.sample"  # the key sample files were written with: a format, not a module path
 CACHE_ENV = "HW3_CACHE_DIR"
 
-DEFAULT_ROWS = 25_000
 REAL_ROWS = 1_200_000
 MIN_ROWS = 2_000  # room for one kept trip per zone besides the 83% without a pickup zone
 
@@ -73,9 +72,7 @@ OVERFIT = 2.1  # measured: a small sample's validation MSE grows by about OVERFI
 
 # Green months (taxi="green"): a generator of their own, versioned on its own, so that the FHV
 # months above stay byte for byte what they were.
-TAXIS = ("fhv", "green")
 GREEN_GENERATOR_VERSION = 1
-GREEN_DEFAULT_ROWS = 10_000  # the 2023 script trains xgboost with exact trees: about 2 s at this size
 GREEN_REAL_ROWS = 68_000  # a real 2023 green month: 64,800 to 72,000 trips
 GREEN_CITY_SEED = 20230101
 GREEN_ZONES = np.arange(1, 266)

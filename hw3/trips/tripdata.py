@@ -18,6 +18,10 @@ URL_TEMPLATE_ENV = "HW3_TLC_URL_TEMPLATE"
 
 _MONTH_FILE = re.compile(r"(?P<taxi>[a-z]+)_tripdata_(?P<year>\d{4})-(?P<month>\d{2})\.parquet")
 PARQUET_MAGIC = b"PAR1"
+# The synthetic months (sample.py): their trip types, and how many trips a month has by default.
+TAXIS = ("fhv", "green")
+DEFAULT_ROWS = 25_000
+GREEN_DEFAULT_ROWS = 10_000  # the 2023 script trains xgboost with exact trees: about 2 s at this size
 MIN_MINUTES, MAX_MINUTES = 1, 60  # the trips the homework keeps
 _TICKS_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
