@@ -5,7 +5,8 @@ each assignment's reference (no --answer-key: the key is built as a student's wa
 
 For each assignment, on one Prefect server started for the run:
 
-- cold: `pytest checks/` in a fresh process (its imports, its key, its runs);
+- cold: `pytest checks/` in a fresh process (its imports, its key, its runs), once as a
+  student runs it (its own server) and once on the run's server;
 - warm full: `hw3 grade --watch --full`, the grade after a save of the main file;
 - then, under `hw3 grade --watch` (what a save re-checks): a save of one answer, of the
   deployment file, of the main file.
@@ -52,9 +53,10 @@ def copy_reference(assignment: str, folder: Path) -> Path:
     return make_submission(folder, source=chosen.solutions(), files=chosen.catalogue.stubs)
 
 
-def cold(assignment: str, target: Path, url: str, work: Path) -> float:
+def cold(assignment: str, target: Path, url: str | None, work: Path) -> float:
+    """Seconds of `pytest checks/` in a fresh process, on the server at `url` (None: its own, as a student runs it)."""
     argv = [sys.executable, "-m", "pytest", str(ROOT / "checks"), "-q", "-p", "no:cacheprovider", "--assignment", assignment,
-            "--target", str(target), "--prefect-api-url", url, "--basetemp", str(work)]
+            "--target", str(target), *(["--prefect-api-url", url] if url else []), "--basetemp", str(work)]
     started = time.monotonic()
     done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
@@ -78,7 +80,8 @@ def watcher(assignment: str, target: Path, url: str, *more: str) -> Watcher:
 def measure(assignment: str, url: str, scratch: Path) -> dict[str, tuple[float, float | None, str]]:
     """Each figure of the module's docstring: (seconds waited, seconds said, what was re-checked)."""
     saves = SAVES[assignment]
-    figures = {"cold": (cold(assignment, copy_reference(assignment, scratch / "cold"), url, scratch / "cold-work"), None, "everything")}
+    figures = {name: (cold(assignment, copy_reference(assignment, scratch / slug), server, scratch / f"{slug}-work"), None, "everything")
+               for name, slug, server in (("cold, own server", "own", None), ("cold, server up", "cold", url))}
 
     target = copy_reference(assignment, scratch / "full")
     full = watcher(assignment, target, url, "--full")

@@ -9,6 +9,7 @@ assignment can live outside this project.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from dataclasses import dataclass
 from functools import cached_property
@@ -84,6 +85,12 @@ class Assignment:
             return homework
         raise Hw3Error(f"{self.root}: found neither {reference.relative_to(self.root)} nor {homework.relative_to(self.root)}; "
                        "pass the project folder with --project")
+
+
+def session_class(assignment_id: str):
+    """The class of an assignment's grading session (checks/<ID>/session.py), imported as its
+    checks import it: what starts a session's runs ahead (`GradingSession.start_ahead`)."""
+    return importlib.import_module(f"checks.{assignment_id}.session").GradingSession
 
 
 def load(name: str | None = None, root: Path = layout.PROJECT_ROOT) -> Assignment:

@@ -6,7 +6,7 @@ question and the lost parts written down by hand before it was graded (expected.
 Graded as an instructor grades a cohort (`hw3 grade --cohort`, with the reference's key), the
 marks must equal the expectation question by question and part by part; every lost
 question has a reason in the CSV; a reason names no grader file or absolute path; every
-submission holding a Prefect 2 idiom is told so, with the Prefect 3 way. Three of the cases,
+submission holding a Prefect 2 idiom is told so, with the Prefect 3 way. Two of the cases,
 graded again beside a CPU burner, get the same marks and reasons (tests/repeat.py).
 
 Where one mistake costs more than its own part, the case's expected.toml says why; in this
@@ -28,7 +28,7 @@ from submissions import PROJECT_ROOT
 CASES = Path(__file__).with_name("corpus_real") / "cases"
 # Prefect 2 idioms, found here by their text (independently of the checks' reading of the code):
 # its removed names, and `.result()` on a call of anything but `.submit(...)`.
-REPEATED = ("07-ported-submit-print-squared-false", "12-ok-submit-everywhere", "25-wrong-mse-only-printed")
+REPEATED = ("12-ok-submit-everywhere", "25-wrong-mse-only-printed")  # one round of the two workers
 PREFECT2 = re.compile(r"DeploymentSpec|prefect\.orion|flow_runners|SequentialTaskRunner|prefect\.engine import|build_from_flow"
                       r"|\b(?!submit\b)\w+\([^()]*\)\.result\(\)")
 

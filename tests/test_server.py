@@ -8,6 +8,7 @@ from contextlib import closing
 from pathlib import Path
 
 import httpx
+import pytest
 
 from hw3.grading.server import PrefectServer, _database_template
 
@@ -71,3 +72,19 @@ def test_a_server_started_again_in_its_home_starts_empty(tmp_path, monkeypatch):
     started(home).stop()
     assert "flow_run" in tables(home / "prefect.db")
     assert "hw3_mark" not in tables(home / "prefect.db")
+
+
+def test_a_server_launched_ahead_is_waited_for_on_the_address_it_was_given(tmp_path):
+    """What the checks do as their session starts (plugin.pytest_sessionstart): the server
+    starts while pytest collects, and the fixture waits for it later."""
+    server = PrefectServer(tmp_path / "home").launch()
+    try:
+        url, pid = server.api_url, server.process.pid
+        assert url and server.process.poll() is None
+        with pytest.raises(httpx.HTTPError):  # launched, not waited for: it has not answered yet
+            httpx.get(f"{url}/health", timeout=1)
+        assert server.start() == url
+        assert httpx.get(f"{url}/health", timeout=10).status_code == 200
+        assert server.process.pid == pid  # the launched process, not another
+    finally:
+        server.stop()

@@ -22,7 +22,6 @@ socket), `grade` returns None and the caller runs the checks itself.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import resource
@@ -35,6 +34,7 @@ import traceback
 from contextlib import suppress
 from pathlib import Path
 
+from hw3.assignment import session_class
 from hw3.cohort import handoff
 from hw3.cohort.handoff import Slot
 from hw3.grading.invocation import WARM_ARGS, preload
@@ -176,8 +176,7 @@ class Checker:
             submission_folder(self.slot).mkdir(parents=True, exist_ok=True)  # its client fills it
             empty(session_folder(self.slot))
             try:
-                session = importlib.import_module(f"checks.{assignment}.session").GradingSession
-                self.zygote = session.start_ahead(submission_folder(self.slot), self.api_url, session_folder(self.slot), kept=True)
+                self.zygote = session_class(assignment).start_ahead(submission_folder(self.slot), self.api_url, session_folder(self.slot), kept=True)
             except Exception:  # the grade starts its session's own, and says why if that fails too
                 traceback.print_exc()
             self.zygote_cpu = 0.0  # its start is the cost of the submission it starts for

@@ -54,6 +54,7 @@ GRADEBOOK = pytest.StashKey[Gradebook]()
 ASSIGNMENT = pytest.StashKey[assignment_module.Assignment]()
 ORDER = pytest.StashKey[dict[str, int]]()  # every check's place in the collection
 KEPT = pytest.StashKey[dict]()  # the grade --kept FILE held, for --recheck
+EARLY = pytest.StashKey[dict]()  # what pytest_sessionstart started ahead: "server", and "target" (the copy, its notes)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -87,6 +88,50 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(problem)
     config.stash[ASSIGNMENT] = chosen
     config.stash[GRADEBOOK] = Gradebook(chosen.catalogue)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Without --prefect-api-url, launch the checks' own server now, and start the zygote of
+    their runs (its imports) on a copy of the submission: both get ready while pytest collects
+    the checks and the key is built, not one after the other."""
+    from hw3.grading.server import PrefectServer
+    from hw3.grading.target import resolve
+    from hw3.sandbox import warm
+
+    config = session.config
+    if config.getoption("--prefect-api-url") or warm.ahead() is not None:
+        return
+    temporary = config._tmp_path_factory  # the tmp_path_factory fixture's, before any fixture runs
+    early = config.stash[EARLY] = {"server": PrefectServer(temporary.mktemp("prefect-server"))}
+    try:
+        url = early["server"].launch().api_url
+    except OSError:
+        return  # the prefect_api_url fixture starts it, and says why it cannot
+    chosen, folder = config.stash[ASSIGNMENT], temporary.mktemp("grading")
+    try:
+        session_class = assignment_module.session_class(chosen.id)
+        target = resolve(_given_target(config, chosen), chosen.homework(), folder / "submission", chosen.catalogue.main_file or "")
+        session_class.start_ahead(target[0], url, folder)
+    except Exception:  # an assignment outside the project, or a target the target fixture refuses (and says why)
+        return
+    early["target"] = target
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop what pytest_sessionstart started, if the session did not."""
+    from hw3.sandbox import warm
+
+    if "server" in config.stash.get(EARLY, {}):
+        warm.stop_ahead()
+        config.stash[EARLY]["server"].stop()
+
+
+def _given_target(config: pytest.Config, chosen: assignment_module.Assignment) -> str | None:
+    """--target, or its folder for the assignment (DIR/<ID>) when it has one."""
+    given = config.getoption("--target")
+    if given and (Path(given) / chosen.id).is_dir():
+        given = str(Path(given) / chosen.id)
+    return given
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
@@ -208,11 +253,10 @@ def target(request: pytest.FixtureRequest, session_folder: Path, assignment, gra
     the session's folder (what it left out is noted in the gradebook)."""
     from hw3.grading.target import resolve
 
-    given = request.config.getoption("--target")
-    if given and (Path(given) / assignment.id).is_dir():
-        given = str(Path(given) / assignment.id)
+    early = request.config.stash.get(EARLY, {}).get("target")
     try:
-        copy, notes = resolve(given, assignment.homework(), session_folder / "submission", assignment.catalogue.main_file or "")
+        copy, notes = early or resolve(_given_target(request.config, assignment), assignment.homework(),
+                                       session_folder / "submission", assignment.catalogue.main_file or "")
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
     gradebook.notes += notes
@@ -221,17 +265,20 @@ def target(request: pytest.FixtureRequest, session_folder: Path, assignment, gra
 
 @pytest.fixture(scope="session")
 def prefect_api_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    """The Prefect server the submission runs against: --prefect-api-url, else our own."""
+    """The Prefect server the submission runs against: --prefect-api-url, else our own
+    (launched as the session started)."""
     from hw3.grading.server import prefect_server
 
-    with prefect_server(request.config.getoption("--prefect-api-url"), tmp_path_factory.mktemp("prefect-server")) as url:
+    launched = request.config.stash.get(EARLY, {}).get("server")
+    home = launched.home if launched else tmp_path_factory.mktemp("prefect-server")
+    with prefect_server(request.config.getoption("--prefect-api-url"), home, launched=launched) as url:
         yield url
 
 
 @pytest.fixture(scope="session")
 def session_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The grading session's folder: the one whose warm interpreter was started ahead
-    (`hw3 grade --watch`), else a fresh one."""
+    (`hw3 grade --watch`, pytest_sessionstart), else a fresh one."""
     from hw3.sandbox import warm
 
     runs = warm.ahead_folder()

@@ -95,28 +95,44 @@ class PrefectServer:
         self.port = port
         self.process: subprocess.Popen | None = None
         self.api_url: str | None = None
+        self._migrates = True  # whether its database is made and migrated as it starts
 
     def start(self, timeout: float | None = None) -> str:
-        """Start the server on an empty database and wait until it is healthy; return its API URL."""
+        """Start the server (unless `launch` did) and wait until it is healthy; return its API URL."""
+        if self.process is None:
+            self.launch()
         timeout = timeout or settings.current().check_server_timeout_s
+        try:
+            url = self._wait(timeout)
+        except ServerError:
+            if self.database_url or self._migrates:
+                raise
+            for path in (_database_template(), *self.home.glob("prefect.db*")):  # not a database this Prefect takes
+                path.unlink(missing_ok=True)
+            self._spawn(migrate=True)
+            url = self._wait(timeout)
+        if self._migrates and not self.database_url:  # made and migrated its tables: the next servers copy them
+            _keep_as_template(self.home / "prefect.db", _database_template())
+        return url
+
+    def launch(self) -> PrefectServer:
+        """Start the server's process on an empty database, without waiting for it to answer
+        (`start` waits); `api_url` is where it will."""
         self.home.mkdir(parents=True, exist_ok=True)
         if self.database_url:  # the database's own: no SQLite template
-            return self._start(timeout)
+            self._spawn(migrate=True)
+            return self
         database, template = self.home / "prefect.db", _database_template()
         for path in self.home.glob("prefect.db*"):  # a server starts empty (a slot's did hold the last submission's)
             path.unlink()
-        if template.is_file() and _migrated(template):  # made by this Prefect version: nothing to migrate
+        made = template.is_file() and _migrated(template)  # by this Prefect version: nothing to migrate
+        if made:
             shutil.copyfile(template, database)
-            try:
-                return self._start(timeout, migrate=False)
-            except ServerError:  # not a database this Prefect takes: make a new one, and keep that
-                for path in (template, *self.home.glob("prefect.db*")):
-                    path.unlink(missing_ok=True)
-        url = self._start(timeout)
-        _keep_as_template(database, template)
-        return url
+        self._spawn(migrate=not made)
+        return self
 
-    def _start(self, timeout: float, migrate: bool = True) -> str:
+    def _spawn(self, migrate: bool) -> None:
+        self._migrates = migrate
         port = self.port or _free_port()
         env = {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_")}
         env.update(
@@ -135,6 +151,9 @@ class PrefectServer:
         )
         log.close()
         self.api_url = f"http://{_local_host(self.host)}:{port}/api"
+
+    def _wait(self, timeout: float) -> str:
+        """Wait until the launched server is healthy; its API URL."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -169,13 +188,14 @@ class PrefectServer:
 
 
 @contextmanager
-def prefect_server(api_url: str | None, home: Path, *, what: str = "the checks"):
-    """Yield the API URL to use: `api_url` if given, else that of a server started in `home`
-    for the time of the block (stopped after it). The one way the package gets a server."""
+def prefect_server(api_url: str | None, home: Path, *, what: str = "the checks", launched: PrefectServer | None = None):
+    """Yield the API URL to use: `api_url` if given, else that of the server `launched`
+    ahead, else of one started in `home`, for the time of the block (stopped after it). The
+    one way the package gets a server."""
     if api_url:
         yield api_url.rstrip("/")
         return
-    server = PrefectServer(home)
+    server = launched or PrefectServer(home)
     try:
         url = server.start()
     except ServerError as exc:

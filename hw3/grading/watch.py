@@ -14,7 +14,6 @@ watching.
 from __future__ import annotations
 
 import atexit
-import importlib
 import json
 import os
 import select
@@ -165,8 +164,7 @@ def _run_warm(ahead: dict, pytest_args: list[str]) -> int:
     import pytest
 
     preload()
-    session = importlib.import_module(f"checks.{ahead['assignment']}.session").GradingSession
-    session.start_ahead(Path(ahead["target"]), ahead["api_url"], Path(ahead["folder"]))
+    assignment_module.session_class(ahead["assignment"]).start_ahead(Path(ahead["target"]), ahead["api_url"], Path(ahead["folder"]))
     word, _, args = sys.stdin.readline().partition(" ")
     if word != GO:
         return 0
