@@ -35,6 +35,11 @@ def atomic_write(path: str | os.PathLike, content: str | bytes | Callable[[IO], 
     return path
 
 
+def engine_files() -> list[Path]:
+    """The engine's own code (every .py file of the hw3 package), in a stable order."""
+    return sorted(Path(__file__).parent.rglob("*.py"))
+
+
 def files_digest(paths: list[Path]) -> str:
     """One digest of the contents of `paths` (with their names), in the order given; an
     unreadable file counts as such."""

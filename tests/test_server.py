@@ -86,5 +86,8 @@ def test_a_server_launched_ahead_is_waited_for_on_the_address_it_was_given(tmp_p
         assert server.start() == url
         assert httpx.get(f"{url}/health", timeout=10).status_code == 200
         assert server.process.pid == pid  # the launched process, not another
+        server.stop()
+        again = server.start()  # stopped, it starts anew
+        assert server.process.pid != pid and httpx.get(f"{again}/health", timeout=10).status_code == 200
     finally:
         server.stop()

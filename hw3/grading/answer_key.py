@@ -31,7 +31,7 @@ from pathlib import Path
 
 from hw3 import catalogue, layout
 from hw3.errors import Hw3Error
-from hw3.fsutil import atomic_write, files_digest
+from hw3.fsutil import atomic_write, engine_files, files_digest
 
 KEY_FORMAT = 1
 MEANING_MONTHS = 24  # how many months before a day `meaning` looks for its training file
@@ -239,10 +239,9 @@ def reference_paths(reference: Path, course: catalogue.Catalogue, jobs: Path, da
 def _kept_paths_file(reference: Path, course: catalogue.Catalogue, jobs: Path, days: list[str], taxi: str) -> Path:
     """Where the key job's table of the reference is kept, named by a digest of what it
     depends on."""
-    import hw3
     from hw3 import settings
 
-    code = [*sorted(Path(hw3.__file__).parent.rglob("*.py")), jobs,
+    code = [*engine_files(), jobs,
             *sorted(p for p in reference.rglob("*.py") if "__pycache__" not in p.parts)]
     asked = json.dumps([course.key_job, days, list(course.key_frozen_days), taxi])
     name = hashlib.sha256((files_digest(code) + asked).encode()).hexdigest()

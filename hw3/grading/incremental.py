@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import hw3
 from hw3.catalogue import Catalogue
-from hw3.fsutil import files_digest
+from hw3.fsutil import engine_files, files_digest
 from hw3.grading import answers
 
 ANSWERS = answers.FILE_NAME
@@ -34,7 +33,7 @@ class Snapshot:
 def grader_digest(checks_folder: Path, extra: list[str]) -> str:
     """A digest of what grades: the engine's code, the assignment's checks and catalogue,
     and any file named in the arguments passed on to pytest (the answer key)."""
-    engine = sorted(Path(hw3.__file__).parent.rglob("*.py"))
+    engine = engine_files()
     checks = sorted(p for p in checks_folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     given = [Path(arg) for arg in extra if Path(arg).is_file()]
     return files_digest([*engine, *checks, *given])

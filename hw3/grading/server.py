@@ -98,8 +98,9 @@ class PrefectServer:
         self._migrates = True  # whether its database is made and migrated as it starts
 
     def start(self, timeout: float | None = None) -> str:
-        """Start the server (unless `launch` did) and wait until it is healthy; return its API URL."""
-        if self.process is None:
+        """Start the server (unless `launch` did, and it was not stopped since) and wait until it
+        is healthy; return its API URL."""
+        if self.process is None or self.process.returncode is not None:
             self.launch()
         timeout = timeout or settings.current().check_server_timeout_s
         try:
