@@ -26,11 +26,16 @@ from types import ModuleType
 
 import pytest
 
+from hw3.grading.server import UNUSED_SERVICES, services_environment
+
 # Set before anything imports Prefect, which reads its settings when it is imported.
 _PREFECT_HOME = tempfile.mkdtemp(prefix="hw3-tests-prefect-home-")
 atexit.register(shutil.rmtree, _PREFECT_HOME, ignore_errors=True)
 os.environ["PREFECT_HOME"] = _PREFECT_HOME
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"  # no telemetry calls from the test server
+# The session's server is also the cohort server of the cohorts graded here: like the servers
+# the package starts, it runs without the services no check and no cohort reads.
+os.environ.update(services_environment(UNUSED_SERVICES))
 for _name in ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE"):
     os.environ.pop(_name, None)
 # The grading servers of the cohorts graded here (hw3/cohort/slots.py): this session's own,

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hw3.grading.server import PrefectServer, _database_template
+from hw3.grading.server import UNUSED_SERVICES, PrefectServer, _database_template
 
 
 def tables(database: Path) -> set[str]:
@@ -89,5 +89,20 @@ def test_a_server_launched_ahead_is_waited_for_on_the_address_it_was_given(tmp_p
         server.stop()
         again = server.start()  # stopped, it starts anew
         assert server.process.pid != pid and httpx.get(f"{again}/health", timeout=10).status_code == 200
+    finally:
+        server.stop()
+
+
+def test_a_server_runs_without_the_services_no_check_reads(tmp_path):
+    """Late runs, the scheduler and the other loops that write to the database are off in a
+    grading server's process; the triggers (2023 Q6's automations) and the event services stay."""
+    server = started(tmp_path / "home")
+    try:
+        environ = dict(entry.split("=", 1) for entry in
+                       Path(f"/proc/{server.process.pid}/environ").read_text().split("\0") if "=" in entry)
+        off = {name for name, value in environ.items() if name.startswith("PREFECT_SERVER_SERVICES_") and value == "false"}
+        assert off == {f"PREFECT_SERVER_SERVICES_{name.upper()}_ENABLED" for name in UNUSED_SERVICES}
+        assert {"late_runs", "scheduler"} <= set(UNUSED_SERVICES)
+        assert not {"triggers", "event_persister", "task_run_recorder"} & set(UNUSED_SERVICES)
     finally:
         server.stop()

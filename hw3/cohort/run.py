@@ -39,6 +39,11 @@ GRACE_S = 120  # a flow run may run this long beyond HW3_COHORT_TIMEOUT_S before
 RESTARTS = 2  # a submission whose worker was lost is graded again at most this many times
 LOST = "its worker stopped answering: no heartbeat for {seconds:g} s (HW3_COHORT_LOST_S)"
 WORKER_QUERY_S = "1"  # how often a local worker asks for work (Prefect's default: 10 s)
+# How often the cohort asks again when its server answers 503 (its SQLite database locked by a
+# writer, up to Prefect's 60 s busy timeout, on a loaded machine). Prefect waits 2, 4, 8, ...
+# seconds between tries: 7 ride out about 4 minutes, Prefect's default 5 only one, and a
+# single call that gives up ends the whole cohort run.
+CLIENT_RETRIES = 7
 
 
 def answer_key_file(given: str | None, scratch: Path, assignment: assignment_module.Assignment) -> Path:
@@ -102,7 +107,7 @@ def _grade_on_workers(url, pool, alive, cohort, pending, reused, prints, assignm
     from prefect import flow
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
     from hw3.cohort.flow import grade_submission
 
@@ -121,7 +126,7 @@ def _grade_on_workers(url, pool, alive, cohort, pending, reused, prints, assignm
         _table_artifact([graded[m.name] for m in cohort], assignment.catalogue, assignment.id)
         return graded
 
-    with temporary_settings({PREFECT_API_URL: url}):
+    with temporary_settings({PREFECT_API_URL: url, PREFECT_CLIENT_MAX_RETRIES: CLIENT_RETRIES}):
         try:
             return grade_cohort_flow(str(pending[0].folder.parent), [m.name for m in pending])
         finally:  # the flow's logs and events reach the server before it stops

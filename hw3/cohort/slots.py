@@ -36,17 +36,14 @@ from hw3 import settings
 from hw3.cohort.handoff import MAX_SLOTS, Slot, lock
 from hw3.errors import Hw3Error
 from hw3.fsutil import atomic_write
-from hw3.grading.server import PrefectServer, ServerError
+from hw3.grading.server import UNUSED_SERVICES, PrefectServer, ServerError
 
 WAIT_S = 1.0  # between two looks for a free slot
 WATCH_S = 5.0  # between two looks of a slot's watcher at whether it is idle
 COHORT = "cohort"  # the folder of the machine's cohort server, beside its slots
 SERVER_ONLY = "--server-only"  # a watcher's argument: no checker (the cohort server's)
-# What the cohort server does without: services that write what a cohort does not use. Each
-# writer more on its SQLite database makes a wait for the write lock likelier, and such a wait
-# can last Prefect's 60 s busy timeout, every worker stalled (seen with the late-runs service
-# marking waiting runs Late while a worker took them).
-COHORT_SERVICES_OFF = ("late_runs", "scheduler", "foreman", "pause_expirations", "repossessor", "triggers", "db_vacuum")
+# The cohort server also does without the triggers: a cohort makes no automation.
+COHORT_SERVICES_OFF = (*UNUSED_SERVICES, "triggers")
 
 
 def _healthy(url: str) -> bool:
@@ -162,7 +159,7 @@ def stop_all(folder: Path) -> None:
 def watch(slot: Path, idle_s: float, assignment: str | None = None, checks: bool = True) -> int:
     """Run the slot's server, and (if `checks`) its checker, ready for `assignment`'s
     submissions, until the slot has been free for idle_s seconds (or SIGTERM)."""
-    server, checker = PrefectServer(slot / "home", services_off=() if checks else COHORT_SERVICES_OFF), None
+    server, checker = PrefectServer(slot / "home", services_off=UNUSED_SERVICES if checks else COHORT_SERVICES_OFF), None
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         url = server.start()
