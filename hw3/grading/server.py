@@ -98,9 +98,8 @@ class PrefectServer:
     def __init__(self, home: Path, services_off: tuple[str, ...] = UNUSED_SERVICES, database_url: str | None = None,
                  host: str = "127.0.0.1", port: int | None = None):
         """A server in `home`, without the services named in `services_off` (by default those no
-        check reads: UNUSED_SERVICES), on
-        `database_url` (default: a fresh SQLite database in `home`), bound to `host` and `port`
-        (default: a free port)."""
+        check reads: UNUSED_SERVICES), on `database_url` (default: a fresh SQLite database in
+        `home`), bound to `host` and `port` (default: a free port)."""
         self.home = Path(home)
         self.services_off = services_off
         self.database_url = database_url
