@@ -36,6 +36,7 @@ from hw3 import settings
 from hw3.cohort.handoff import MAX_SLOTS, Slot, lock
 from hw3.errors import Hw3Error
 from hw3.fsutil import atomic_write
+from hw3.grading import tls
 from hw3.grading.server import UNUSED_SERVICES, PrefectServer, ServerError
 
 WAIT_S = 1.0  # between two looks for a free slot
@@ -48,7 +49,7 @@ COHORT_SERVICES_OFF = (*UNUSED_SERVICES, "triggers")
 
 def _healthy(url: str) -> bool:
     try:
-        return httpx.get(f"{url}/health", timeout=5).status_code == 200
+        return httpx.get(f"{url}/health", timeout=5, verify=tls.context()).status_code == 200
     except httpx.HTTPError:
         return False
 

@@ -32,6 +32,7 @@ import httpx
 
 from hw3 import settings
 from hw3.errors import Hw3Error
+from hw3.grading import tls
 
 LOG_TAIL = 2000  # characters of the server's log quoted when it does not start
 # The server services no check and no cohort reads: they run unless a server is told otherwise.
@@ -173,7 +174,7 @@ class PrefectServer:
                 self.stop()
                 raise ServerError(f"the Prefect server exited with code {self.process.returncode}: {self.log_tail()}")
             try:
-                if httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200:
+                if httpx.get(f"{self.api_url}/health", timeout=2, verify=tls.context()).status_code == 200:
                     return self.api_url
             except httpx.HTTPError:
                 pass
