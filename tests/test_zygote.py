@@ -90,6 +90,22 @@ def test_a_probe_gives_the_same_result_by_a_fork_as_in_a_fresh_interpreter(tmp_p
         assert zygote.process.poll() is None  # none of them hurt it
 
 
+def test_children_share_the_tls_context_made_before_the_fork(tmp_path):
+    """Prefect's client asks for a context with certifi's bundle each time it is built: a
+    child gets the one the zygote made (no certificate loaded again), a fresh interpreter a
+    new one each time."""
+    code = ("import ssl, certifi\n\ndef get_paths(date):\n"
+            "    first, again = (ssl.create_default_context(cafile=certifi.where()) for _ in range(2))\n"
+            "    other = ssl.create_default_context(cafile=certifi.where(), capath='/nowhere')\n"
+            "    return (str(first is again), str(first is other))\n")
+    target = submission(tmp_path / "target", code)
+    cold = get_paths(target, Sandbox(tmp_path / "cold", ""))
+    with Zygote(tmp_path / "runs", "", [target, FLOWS_JOBS]) as zygote:
+        forked = get_paths(target, Sandbox(tmp_path / "runs" / "mine", ""), zygote)
+    assert cold.data["dates"][DATE]["paths"] == ["False", "False"], cold.data
+    assert forked.data["dates"][DATE]["paths"] == ["True", "False"], forked.data
+
+
 def test_a_child_that_loops_is_killed_at_its_timeout_while_another_finishes(tmp_path):
     loops = submission(tmp_path / "loops", "def get_paths(date):\n    while True:\n        pass\n")
     slow = submission(tmp_path / "slow", "import time\n\ndef get_paths(date):\n    time.sleep(2)\n    return ('a', 'b')\n")
