@@ -263,6 +263,8 @@ def shared_run(state: str, *tasks: tuple[str, int], opened: bool = True):
     (lambda: shared_run("FAILED"), True),  # the read was no task
     (lambda: shared_run("FAILED", ("COMPLETED", 2), ("FAILED", 4)), False),  # failed after retries: on the whole file
     (lambda: shared_run("FAILED", ("FAILED", 1), opened=False), False),  # the cut file was never read: not the cut
+    (lambda: shared_run("FAILED", ("COMPLETED", 2)), False),  # read again on a retry, ended later (its mail): not the cut
+    (lambda: shared_run("FAILED", ("COMPLETED", 2), ("FAILED", 1)), True),  # a task with no retries failed: it may have read it
 ])
 def test_the_shared_run_goes_again_only_when_the_cut_read_may_have_ended_it(ran, again):
     from checks.deployments.session import GradingSession

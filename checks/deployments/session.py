@@ -497,15 +497,19 @@ class GradingSession(Session):
     def _read_failed_unretried(ran: Ran) -> bool:
         """Whether the cut read may be what ended the shared run: it ended otherwise than
         completed after the cut file was read, and a task failed on its only attempt (or none
-        failed: the read was no task). A task that failed after a retry failed on the whole
-        file, every read after the first gets it: that run goes on as it is."""
+        failed and none completed on a retry: the read was no task). A task that failed after
+        a retry failed on the whole file, every read after the first gets it; a task that
+        completed on a retry read the whole file and the run went on past the cut (it ended
+        later, e.g. sending its mail): either run goes on as it is."""
         run = ran.runs["worker"]
         if run.record is None or not run.record.final or run.record.state_type == "COMPLETED":
             return False
         if ran.flaky is None or ran.flaky.swapped_at is None:
             return False
-        failed = [t for t in (run.evidence.tasks if run.evidence else ()) if t.state_type in ("FAILED", "CRASHED")]
-        return not failed or any(t.run_count < 2 for t in failed)
+        tasks = run.evidence.tasks if run.evidence else ()
+        failed = [t for t in tasks if t.state_type in ("FAILED", "CRASHED")]
+        recovered = any(t.state_type == "COMPLETED" and t.run_count >= 2 for t in tasks)
+        return any(t.run_count < 2 for t in failed) or not (failed or recovered)
 
     def _prepared(self, name: str, flow: code_module.FlowFunction | None, ran: Ran, flaky: bool = False) -> FlowRun:
         """The run `name` of `flow`, deployed by the checks from a folder of its own: a copy of
