@@ -29,7 +29,10 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "hw3")  # sample months kept between runs
     cohort: bool = False  # the checks grade one submission of `hw3 grade --cohort`
     cohort_timeout_s: float = 1800  # one submission's whole grading in a cohort
-    cohort_lost_s: float = 60  # a submission's flow run with no heartbeat this long lost its worker: graded again
+    # A submission's flow run with no heartbeat this long lost its worker: graded again. Three of
+    # Prefect's 60 s SQLite busy timeouts: at 60 s, a beat held up by one locked write on a loaded
+    # cohort server had a live run graded twice (seen here, the first run's grade thrown away).
+    cohort_lost_s: float = 180
     grading_servers_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "hw3" / "grading-servers")  # a machine's slots
     grading_server_idle_s: float = 900  # a slot's server stops after this long unused
     check_timeout_s: float = 300  # one child of the checks

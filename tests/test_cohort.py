@@ -144,3 +144,29 @@ def test_the_machine_keeps_its_cohort_server_between_runs(tmp_path):
         assert len(urls) == 2 and urls[0] == urls[1], urls
     finally:
         slots.stop_all(servers)
+
+
+def test_a_run_whose_beats_wait_out_a_locked_write_is_not_lost_but_a_silent_one_is(prefect_api_url, monkeypatch):
+    """HW3_COHORT_LOST_S's default outlasts Prefect's 60 s SQLite busy timeout, which a beat can
+    wait out on a busy cohort server: such a run is not graded twice; a run silent for the whole
+    time is lost."""
+    from prefect.variables import Variable
+
+    from hw3 import settings
+    from hw3.cohort import heartbeat
+    from hw3.grading.prefect_api import RunRecord
+
+    clock = [1000.0]
+    monkeypatch.setattr(heartbeat.time, "monotonic", lambda: clock[0])
+    run_id = "0b6b7c3e-1d5a-4a55-9a51-4a5bb1f0c0de"
+    Variable.set(heartbeat.variable(run_id), 1, overwrite=True)
+    try:
+        running = {run_id: RunRecord(run_id, "alice", "RUNNING", "Running", None, False, 0.0, None, None, {}, None)}
+        watch = heartbeat.Watch(prefect_api_url, settings.current().cohort_lost_s)
+        assert watch.lost(running) == []
+        clock[0] += 61  # one beat that waited out a locked write, and more besides
+        assert watch.lost(running) == []
+        clock[0] += watch.lost_s
+        assert watch.lost(running) == [run_id]
+    finally:
+        Variable.unset(heartbeat.variable(run_id))
