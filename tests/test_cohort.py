@@ -170,3 +170,38 @@ def test_a_run_whose_beats_wait_out_a_locked_write_is_not_lost_but_a_silent_one_
         assert watch.lost(running) == [run_id]
     finally:
         Variable.unset(heartbeat.variable(run_id))
+
+
+def test_a_run_the_server_refuses_to_create_is_asked_for_again_and_costs_its_own_grade_only(prefect_api_url, tmp_path,
+                                                                                            monkeypatch):
+    """A start the cohort server refuses (a 503: its SQLite database locked) does not end the
+    cohort, as it once did for a whole corpus: it is tried again while the others run, and a
+    submission whose run is never taken gets a row that says why."""
+    from collections import Counter
+
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.states import Completed
+
+    from hw3.cohort import run as cohort_run
+
+    @flow(name="hw3-test-graded-elsewhere")
+    def graded_elsewhere():
+        pass
+
+    monkeypatch.setattr(cohort_run, "START_RETRY_S", 0.2)
+    monkeypatch.setenv("HW3_COHORT_TIMEOUT_S", "5")
+    tries = Counter()
+
+    def start(student: str) -> str:
+        tries[student] += 1
+        if student == "alice" or tries[student] < 2:
+            raise RuntimeError("Server error '503 Service Unavailable'")
+        with get_client(sync_client=True) as client:
+            return str(client.create_flow_run(graded_elsewhere, state=Completed()).id)
+
+    graded = cohort_run._collect(prefect_api_url, ["alice", "bob"], lambda: True, start, COURSE, tmp_path / "results")
+    assert tries["bob"] == 2 and tries["alice"] >= 2, tries
+    assert graded["alice"].total is None and graded["alice"].problem.startswith("the Prefect server refused its flow run: ")
+    assert graded["bob"].problem == "its flow run ended Completed"  # taken on its second try (it left no grade: no checks ran)
+    assert {p.parent.name for p in (tmp_path / "results").glob("*/graded.json")} == {"alice", "bob"}

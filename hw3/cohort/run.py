@@ -35,6 +35,7 @@ from hw3.grading import answer_key as answer_key_module
 from hw3.grading.invocation import given_answer_key
 
 POLL_S = 1.0  # between two reads of the submissions' flow runs
+START_RETRY_S = 15.0  # between two tries of a flow run the server refused to create
 GRACE_S = 120  # a flow run may run this long beyond HW3_COHORT_TIMEOUT_S before it is given up
 RESTARTS = 2  # a submission whose worker was lost is graded again at most this many times
 LOST = "its worker stopped answering: no heartbeat for {seconds:g} s (HW3_COHORT_LOST_S)"
@@ -121,9 +122,8 @@ def _grade_on_workers(url, pool, alive, cohort, pending, reused, prints, assignm
         def start(student: str) -> str:
             return _start_run(deployment, parameters[student], student)
 
-        runs = {start(member.name): member.name for member in pending}
-        graded = reused | _collect(url, runs, alive, start, assignment.catalogue, results_dir)
-        _table_artifact([graded[m.name] for m in cohort], assignment.catalogue, assignment.id)
+        graded = reused | _collect(url, [m.name for m in pending], alive, start, assignment.catalogue, results_dir)
+        _best_effort(_table_artifact, [graded[m.name] for m in cohort], assignment.catalogue, assignment.id)
         return graded
 
     with temporary_settings({PREFECT_API_URL: url, PREFECT_CLIENT_MAX_RETRIES: CLIENT_RETRIES}):
@@ -151,11 +151,13 @@ def _start_run(deployment_id: str, parameters: dict, name: str) -> str:
     return str(run_deployment(deployment_id, parameters=parameters, timeout=0, flow_run_name=name, as_subflow=True).id)
 
 
-def _collect(url: str, runs: dict[str, str], alive, start, course, results_dir: Path) -> dict[str, Graded]:
-    """Wait for the submissions' flow runs (`runs`: student by run id); keep each grade as it
-    arrives (a progress bar on the terminal). A run whose worker was lost (heartbeat.py) is
-    marked Crashed and its submission graded again by a new run (`start(student)` makes it),
-    up to RESTARTS times; a run that fails, hangs or loses every worker costs its own grade only."""
+def _collect(url: str, students: list[str], alive, start, course, results_dir: Path) -> dict[str, Graded]:
+    """Start a flow run for each student (`start(student)` makes it; its id) and wait for
+    them; keep each grade as it arrives (a progress bar on the terminal). A start the server
+    refuses (a 503: its SQLite database locked) is tried again every START_RETRY_S while the
+    others run, for HW3_COHORT_TIMEOUT_S. A run whose worker was lost (heartbeat.py) is marked
+    Crashed and its submission graded again by a new run, up to RESTARTS times; a run that
+    fails, hangs or loses every worker, or never starts, costs its own grade only."""
     from tqdm import tqdm
 
     from hw3.cohort.heartbeat import Watch
@@ -163,40 +165,84 @@ def _collect(url: str, runs: dict[str, str], alive, start, course, results_dir: 
 
     graded: dict[str, Graded] = {}
     limit = settings.current().cohort_timeout_s + GRACE_S
-    watch, restarts = Watch(url, settings.current().cohort_lost_s), dict.fromkeys(runs.values(), 0)
-    runs = dict(runs)
-    with tqdm(total=len(runs), desc="grading", unit="submission", file=sys.stderr, dynamic_ncols=True) as bar:
+    watch, restarts = Watch(url, settings.current().cohort_lost_s), dict.fromkeys(students, 0)
+    runs: dict[str, str] = {}  # student by run id
+    unstarted = {student: (time.monotonic(), 0.0) for student in students}  # student: (first try, next try)
+    refused_until = 0.0  # after a refusal, the other starts wait too (each refused one took minutes of retries)
+
+    def try_start(student: str) -> None:
+        """Start the run of `student` (one of `unstarted`), unless the server refused one a
+        moment ago: then it keeps its place; a refused one goes last."""
+        nonlocal refused_until
+        first, _ = unstarted[student]
+        if time.monotonic() < refused_until:
+            unstarted[student] = (first, refused_until)
+            return
+        del unstarted[student]
+        try:
+            runs[start(student)] = student
+        except Exception as exc:  # the server refused it: again later, the others go on
+            refused_until = time.monotonic() + START_RETRY_S
+            if time.monotonic() - first < settings.current().cohort_timeout_s:
+                unstarted[student] = (first, refused_until)
+            else:
+                graded[student] = _kept(Graded(student, {}, None, f"the Prefect server refused its flow run: {exc}", 0.0),
+                                        results_dir / student)
+                bar.write(report.line(graded[student], course))
+                bar.update()
+
+    with tqdm(total=len(students), desc="grading", unit="submission", file=sys.stderr, dynamic_ncols=True) as bar:
+        for student in students:
+            try_start(student)
         while len(graded) < len(restarts):
-            states = api.read_flow_runs(url, list(runs))
+            for student, (_, next_try) in list(unstarted.items()):
+                if time.monotonic() >= next_try:
+                    try_start(student)
+            states = api.read_flow_runs(url, list(runs)) if runs else {}
             lost = set(watch.lost({run_id: run for run_id, run in states.items() if not run.final}))
             for run_id, run in states.items():
                 student = runs[run_id]
                 problem = None
                 if run_id in lost and restarts[student] < RESTARTS:
-                    api.crash_flow_run(url, run_id, LOST.format(seconds=watch.lost_s))
-                    watch.forget(run_id, lost=True)
+                    _best_effort(api.crash_flow_run, url, run_id, LOST.format(seconds=watch.lost_s))
+                    _best_effort(watch.forget, run_id, lost=True)
                     del runs[run_id]
                     restarts[student] += 1
-                    runs[start(student)] = student
+                    unstarted[student] = (time.monotonic(), 0.0)
+                    try_start(student)
                     bar.write(f"{student}: its worker stopped answering; graded again")
                     continue
                 if run_id in lost:
-                    api.crash_flow_run(url, run_id, LOST.format(seconds=watch.lost_s))
+                    _best_effort(api.crash_flow_run, url, run_id, LOST.format(seconds=watch.lost_s))
                     problem = f"its worker stopped answering {RESTARTS + 1} times"
                 elif not run.final and run.start_time and time.time() - run.start_time > limit:
-                    api.cancel_flow_run(url, run_id)
+                    _best_effort(api.cancel_flow_run, url, run_id)
                     problem = f"its flow run did not end within {limit:g} s (HW3_COHORT_TIMEOUT_S); it was cancelled"
                 elif not run.final and not alive():
                     problem = "every worker of the pool stopped before its flow run ended"
                 elif not run.final:
                     continue
-                watch.forget(run_id, lost=run_id in lost)
+                _best_effort(watch.forget, run_id, lost=run_id in lost)
                 del runs[run_id]
                 graded[student] = _graded(url, run, student, problem, results_dir / student)
                 bar.write(report.line(graded[student], course))
                 bar.update()
             if len(graded) < len(restarts):
                 time.sleep(POLL_S)
+    return graded
+
+
+def _best_effort(call, *args, **kwargs) -> None:
+    """`call(...)`, a write the cohort can do without (marking a run Crashed or Cancelled,
+    removing a heartbeat variable): a server that refuses it does not end the cohort."""
+    try:
+        call(*args, **kwargs)
+    except Exception as exc:
+        print(f"the Prefect server refused a write, left undone: {exc}", file=sys.stderr)
+
+
+def _kept(graded: Graded, folder: Path) -> Graded:
+    graded.save(folder)
     return graded
 
 
@@ -217,8 +263,7 @@ def _graded(url: str, run, student: str, problem: str | None, folder: Path) -> G
         atomic_write(folder / "output.txt", data["output"])
         if data["results"] is not None:
             atomic_write(folder / "results.json", json.dumps(data["results"], indent=1))
-    graded.save(folder)
-    return graded
+    return _kept(graded, folder)
 
 
 def _table_artifact(graded: list[Graded], course, assignment_id: str) -> None:
