@@ -74,10 +74,11 @@ RUN_TIMEOUT_S = 300.0  # from the runs' creation to their end (about 30 s on a q
 MAIL_WAIT_S = 5.0  # after the worker run ended, for its message
 AUTOMATION_WAIT_S = 30.0  # after the first run completed, for the automation to act (events are persisted every few seconds)
 DEPLOY_TIMEOUT_S = 120.0
-# The worker polls every second; one thread per numeric library per flow run (2 cores, and
+# The worker polls every 2 s (each poll is a few queries of the server; at 1 s a worker cost the
+# server 2.7 core-s a minute); one thread per numeric library per flow run (2 cores, and
 # xgboost's exact trees slow down by 10 times or more with threads that wait on each other).
 WORKER_ENV = {
-    "PREFECT_WORKER_QUERY_SECONDS": "1",
+    "PREFECT_WORKER_QUERY_SECONDS": "2",
     "PREFECT_WORKER_PREFETCH_SECONDS": "1",
     "OMP_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",
