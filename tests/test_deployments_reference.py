@@ -182,6 +182,25 @@ def test_the_oracles_threads_change_nothing(oracle, green_dir):
     assert oracle.rmse(train, val, nthread=2)["rmse"] == oracle.rmse(train, val)["rmse"]
 
 
+def test_the_keys_flow_trains_on_one_thread_as_the_checks_worker_does(tmp_path):
+    """hw3 key's run of the reference flow (hooks.RUN_FLOW) sets one thread per numeric library
+    before the flow's module is imported, as the checks' worker does for a student's run."""
+    from checks.deployments import hooks
+    from checks.deployments.session import WORKER_ENV
+
+    (tmp_path / "orchestrate.py").write_text(
+        "import os, types\n"
+        "def main_flow(train_path, val_path, return_state):\n"
+        "    threads = os.environ.get('OMP_NUM_THREADS'), os.environ.get('OPENBLAS_NUM_THREADS')\n"
+        "    details = types.SimpleNamespace(flow_run_id='/'.join(map(str, threads)))\n"
+        "    return types.SimpleNamespace(state_details=details, type=types.SimpleNamespace(value='COMPLETED'))\n")
+    env = {k: v for k, v in os.environ.items() if k not in WORKER_ENV}
+    done = subprocess.run([sys.executable, "-c", hooks.RUN_FLOW, "a", "b"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.stdout.split() == ["flow", "run", f"{WORKER_ENV['OMP_NUM_THREADS']}/{WORKER_ENV['OPENBLAS_NUM_THREADS']}",
+                                   "COMPLETED"], done.stderr
+
+
 def test_the_oracles_figure_is_computed_once_per_machine(green_dir, tmp_path, monkeypatch):
     """reuse.oracle_rmse: the oracle's figure, then the kept one; other files are computed anew."""
     from checks.deployments import oracle, reuse

@@ -14,8 +14,12 @@ MONTHS = {
     "q4": ("green_tripdata_2023-02.parquet", "green_tripdata_2023-03.parquet"),
 }
 
+# One thread per numeric library, as the checks' worker runs a student's flow (session.WORKER_ENV):
+# the same trees (oracle.py), and on a busy machine xgboost's exact method with two threads
+# that wait on each other took 98 CPU-s where one thread takes about 45.
 RUN_FLOW = """
-import sys
+import os, sys
+os.environ.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
 from orchestrate import main_flow
 state = main_flow(train_path=sys.argv[1], val_path=sys.argv[2], return_state=True)
 print("flow run", state.state_details.flow_run_id, state.type.value)
