@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from corpus import CORRECT, WRONG, Variant
-from submissions import PROJECT_ROOT, CheckRun, grade_on_slot, make_submission, reference_key_file
+from submissions import MISTAKES, PROJECT_ROOT, CheckRun, grade_on_slot, make_submission, reference_key_file
 
 from hw3 import catalogue
 
@@ -68,6 +68,35 @@ def grade_each(variants: dict[str, Variant], folder: Path, at_once: int = 2) -> 
         return dict(zip(variants, pool.map(graded, variants)))
 
 
+MISTAKE_NAMES = {m.name for m in MISTAKES}
+
+
+def mistake_told_badly(run: CheckRun, variant: Variant) -> str | None:
+    """What is wrong with how a graded single mistake (submissions.MISTAKES) is told: its
+    question must say "failed: " and why, and nothing may print a traceback."""
+    [question] = variant.lost
+    told = run.question(question)
+    if told["status"] != "failed" or not told["output"].startswith("failed: "):
+        return f"{question} is told as {told['status']}: {told['output'][:300]!r}"
+    if "Traceback" in run.output or "error in the checks" in run.output:
+        return "a traceback or an error of the checks in the output"
+    return None
+
+
+def test_a_mistake_told_as_an_error_or_beside_a_traceback_is_caught():
+    mistake = MISTAKES[0]
+    variant = Variant(mistake.name, mistake.edits, frozenset({mistake.question}))
+
+    def told(status: str, text: str, output: str = "") -> str | None:
+        results = {"tests": [{"name": f"{mistake.question} flow", "status": status, "output": text, "score": 0}]}
+        return mistake_told_badly(CheckRun(1, output, results), variant)
+
+    assert told("failed", "failed: your flow printed 1 line(s)") is None
+    assert "told as error" in told("error", "error in the checks: KeyError")
+    assert "told as failed" in told("failed", "your flow printed 1 line(s)")
+    assert "traceback" in told("failed", "failed: why", "Traceback (most recent call last):")
+
+
 @pytest.mark.slow
 def test_corpus(tmp_path):
     variants = {f"wrong-{n:02d}-{v.slug}": v for n, v in enumerate(WRONG, 1)}
@@ -84,6 +113,8 @@ def test_corpus(tmp_path):
         table.append(f"{'ok ' if ok else 'BAD'} {name:<72} expected to lose {','.join(sorted(variant.lost)) or '-':<9} lost {','.join(sorted(got)) or '-'}")
         if not ok:
             misses.append(f"{name}: expected {sorted(variant.lost)}, lost {sorted(got)}\n{runs[name].output[-2000:]}")
+        elif variant.name in MISTAKE_NAMES and (problem := mistake_told_badly(runs[name], variant)):
+            misses.append(f"{name}: {problem}\n{runs[name].output[-2000:]}")
     caught = sum(1 for n, v in variants.items() if v.lost and lost(runs[n]) == set(v.lost))
     full = sum(1 for n, v in variants.items() if not v.lost and runs[n].results["score"] == COURSE.max_score)
     summary = (f"corpus: wrong submissions caught on the right questions {caught}/{len(WRONG)}, "
