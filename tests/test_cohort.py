@@ -205,3 +205,35 @@ def test_a_run_the_server_refuses_to_create_is_asked_for_again_and_costs_its_own
     assert graded["alice"].total is None and graded["alice"].problem.startswith("the Prefect server refused its flow run: ")
     assert graded["bob"].problem == "its flow run ended Completed"  # taken on its second try (it left no grade: no checks ran)
     assert {p.parent.name for p in (tmp_path / "results").glob("*/graded.json")} == {"alice", "bob"}
+
+
+def test_a_run_that_crashed_before_it_graded_is_graded_again_at_most_restarts_times(prefect_api_url, tmp_path):
+    """A run its worker could not start ends Crashed with no grade (seen in a fresh-clone run:
+    the cohort server answered 503 while the worker submitted the run, and a real-corpus
+    submission got no row). The submission is graded again by a new run, up to RESTARTS
+    times; after that its row says why."""
+    from collections import Counter
+
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.states import Completed, Crashed
+
+    from hw3.cohort import run as cohort_run
+
+    @flow(name="hw3-test-crashed-before-grading")
+    def never_graded():
+        pass
+
+    message = "Failed to submit flow run to infrastructure: Server error '503 Service Unavailable'"
+    tries = Counter()
+
+    def start(student: str) -> str:
+        tries[student] += 1
+        state = Completed() if student == "bob" and tries[student] == 2 else Crashed(message=message)
+        with get_client(sync_client=True) as client:
+            return str(client.create_flow_run(never_graded, state=state).id)
+
+    graded = cohort_run._collect(prefect_api_url, ["alice", "bob"], lambda: True, start, COURSE, tmp_path / "results")
+    assert tries == {"bob": 2, "alice": cohort_run.RESTARTS + 1}, tries
+    assert graded["bob"].problem == "its flow run ended Completed"  # its second run (it left no grade: no checks ran)
+    assert graded["alice"].total is None and graded["alice"].problem == f"its flow run ended Crashed: {message}"

@@ -37,7 +37,7 @@ from hw3.grading.invocation import given_answer_key
 POLL_S = 2.0  # between two reads of the submissions' flow runs (each read is 3 calls to the cohort server)
 START_RETRY_S = 15.0  # between two tries of a flow run the server refused to create
 GRACE_S = 120  # a flow run may run this long beyond HW3_COHORT_TIMEOUT_S before it is given up
-RESTARTS = 2  # a submission whose worker was lost is graded again at most this many times
+RESTARTS = 2  # a submission whose worker was lost, or whose run crashed ungraded, is graded again at most this many times
 LOST = "its worker stopped answering: no heartbeat for {seconds:g} s (HW3_COHORT_LOST_S)"
 WORKER_QUERY_S = "3"  # how often a local worker asks for work (Prefect's default: 10 s); at 1 s the polls of 2
 # workers and the cohort were a third of its server's CPU, for a second less wait per submission
@@ -157,8 +157,10 @@ def _collect(url: str, students: list[str], alive, start, course, results_dir: P
     them; keep each grade as it arrives (a progress bar on the terminal). A start the server
     refuses (a 503: its SQLite database locked) is tried again every START_RETRY_S while the
     others run, for HW3_COHORT_TIMEOUT_S. A run whose worker was lost (heartbeat.py) is marked
-    Crashed and its submission graded again by a new run, up to RESTARTS times; a run that
-    fails, hangs or loses every worker, or never starts, costs its own grade only."""
+    Crashed and its submission graded again by a new run, up to RESTARTS times; so is a run
+    that crashed without leaving a grade (its worker could not start it: e.g. the server
+    answered 503 while the worker submitted it). A run that fails, hangs or loses every
+    worker, or never starts, costs its own grade only."""
     from tqdm import tqdm
 
     from hw3.cohort.heartbeat import Watch
@@ -225,7 +227,14 @@ def _collect(url: str, students: list[str], alive, start, course, results_dir: P
                     continue
                 _best_effort(watch.forget, run_id, lost=run_id in lost)
                 del runs[run_id]
-                graded[student] = _graded(url, run, student, problem, results_dir / student)
+                result = _result(url, run_id)
+                if problem is None and result is None and run.state_type == "CRASHED" and restarts[student] < RESTARTS:
+                    restarts[student] += 1
+                    unstarted[student] = (time.monotonic(), 0.0)
+                    try_start(student)
+                    bar.write(f"{student}: its flow run crashed before it was graded ({run.state_message}); graded again")
+                    continue
+                graded[student] = _graded(run, result, student, problem, results_dir / student)
                 bar.write(report.line(graded[student], course))
                 bar.update()
             if len(graded) < len(restarts):
@@ -247,17 +256,23 @@ def _kept(graded: Graded, folder: Path) -> Graded:
     return graded
 
 
-def _graded(url: str, run, student: str, problem: str | None, folder: Path) -> Graded:
-    """The grade a finished flow run left as its artifact (else the reason there is none),
-    kept in `folder` at once with the checks' results.json and output.txt."""
+def _result(url: str, run_id: str) -> dict | None:
+    """What a finished flow run left as its result artifact (None: it left none)."""
     from hw3.grading import prefect_api as api
 
-    found = [a.data for a in api.artifacts(url, run.id) if a.type == RESULT_ARTIFACT]
+    found = [a.data for a in api.artifacts(url, run_id) if a.type == RESULT_ARTIFACT]
     if not found:
+        return None
+    return found[0] if isinstance(found[0], dict) else json.loads(found[0])
+
+
+def _graded(run, data: dict | None, student: str, problem: str | None, folder: Path) -> Graded:
+    """The grade a finished flow run left as its result artifact, `data` (else the reason
+    there is none), kept in `folder` at once with the checks' results.json and output.txt."""
+    if data is None:
         why = problem or f"its flow run ended {run.state_name}" + (f": {run.state_message}" if run.state_message else "")
         graded = Graded(student, {}, None, why, 0.0)
     else:
-        data = found[0] if isinstance(found[0], dict) else json.loads(found[0])
         graded = Graded.from_results(student, data["results"], data["problem"], data["seconds"],
                                      cpu_seconds=data.get("cpu_seconds"), checks_cpu_seconds=data.get("checks_cpu_seconds"),
                                      fingerprint=data.get("fingerprint", ""))
