@@ -194,6 +194,13 @@ def _collect(url: str, students: list[str], alive, start, course, results_dir: P
                 bar.write(report.line(graded[student], course))
                 bar.update()
 
+    def grade_again(student: str, why: str) -> None:
+        """Grade `student`'s submission again in a new run: one of its RESTARTS."""
+        restarts[student] += 1
+        unstarted[student] = (time.monotonic(), 0.0)
+        try_start(student)
+        bar.write(f"{student}: {why}; graded again")
+
     with tqdm(total=len(students), desc="grading", unit="submission", file=sys.stderr, dynamic_ncols=True) as bar:
         for student in students:
             try_start(student)
@@ -210,10 +217,7 @@ def _collect(url: str, students: list[str], alive, start, course, results_dir: P
                     _best_effort(api.crash_flow_run, url, run_id, LOST.format(seconds=watch.lost_s))
                     _best_effort(watch.forget, run_id, lost=True)
                     del runs[run_id]
-                    restarts[student] += 1
-                    unstarted[student] = (time.monotonic(), 0.0)
-                    try_start(student)
-                    bar.write(f"{student}: its worker stopped answering; graded again")
+                    grade_again(student, "its worker stopped answering")
                     continue
                 if run_id in lost:
                     _best_effort(api.crash_flow_run, url, run_id, LOST.format(seconds=watch.lost_s))
@@ -229,10 +233,7 @@ def _collect(url: str, students: list[str], alive, start, course, results_dir: P
                 del runs[run_id]
                 result = _result(url, run_id)
                 if problem is None and result is None and run.state_type == "CRASHED" and restarts[student] < RESTARTS:
-                    restarts[student] += 1
-                    unstarted[student] = (time.monotonic(), 0.0)
-                    try_start(student)
-                    bar.write(f"{student}: its flow run crashed before it was graded ({run.state_message}); graded again")
+                    grade_again(student, f"its flow run crashed before it was graded ({run.state_message})")
                     continue
                 graded[student] = _graded(run, result, student, problem, results_dir / student)
                 bar.write(report.line(graded[student], course))
